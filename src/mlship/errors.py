@@ -1,0 +1,84 @@
+"""The errors mlship raises.
+
+Every error a user can cause is a subclass of :class:`MlshipError` whose message names what is wrong
+and how to fix it. Boundaries (CLI, HTTP) translate this family once, in one table each.
+
+Tree::
+
+    MlshipError
+    ├── ConfigError            a setting or argument is invalid
+    ├── StoreUnavailable       the metadata database cannot be reached
+    ├── NotFound
+    │   ├── ModelNotFound      no model of that name
+    │   ├── VersionNotFound    no such version / alias of an existing model
+    │   └── ArtifactNotFound   the artifact file is gone from the artifact store
+    ├── InvalidInput           data given to register/load/predict does not fit (names the field)
+    ├── InvalidReference       a 'name@ref' string that cannot be parsed
+    ├── UnsafeArtifact         refusing to unpickle / load untrusted content
+    ├── IntegrityError         stored bytes no longer match their recorded SHA-256
+    ├── UnsupportedFormat      the artifact is no model format mlship knows
+    └── Conflict               the request contradicts current state (e.g. archive an aliased version)
+"""
+
+from __future__ import annotations
+
+
+class MlshipError(Exception):
+    """Root of every error mlship raises on purpose.
+
+    ``exit_code`` is what the CLI exits with: 2 for usage and data errors, 1 for failed checks.
+    """
+
+    exit_code: int = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(MlshipError):
+    """A setting or argument has a value mlship cannot use."""
+
+
+class StoreUnavailable(MlshipError):
+    """The metadata database cannot be reached or opened."""
+
+
+class NotFound(MlshipError):
+    """Something named by the user does not exist."""
+
+
+class ModelNotFound(NotFound):
+    """No model is registered under that name."""
+
+
+class VersionNotFound(NotFound):
+    """The model exists but the version or alias does not."""
+
+
+class ArtifactNotFound(NotFound):
+    """The artifact recorded in the registry is missing from the artifact store."""
+
+
+class InvalidInput(MlshipError):
+    """Data given to mlship does not fit what it must be (the message names the field)."""
+
+
+class InvalidReference(MlshipError):
+    """A model reference such as ``fraud@production`` cannot be parsed."""
+
+
+class UnsafeArtifact(MlshipError):
+    """Loading would execute untrusted code (pickle without ``trusted=True``, unknown types)."""
+
+
+class IntegrityError(MlshipError):
+    """Stored bytes do not match the SHA-256 recorded when they were registered."""
+
+
+class UnsupportedFormat(MlshipError):
+    """The artifact is not a model format mlship can register or load."""
+
+
+class Conflict(MlshipError):
+    """The request contradicts the current state of the registry."""

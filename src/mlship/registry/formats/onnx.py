@@ -1,0 +1,128 @@
+"""ONNX models, run with onnxruntime.
+
+Either one 2-D input tensor ``[N, F]`` (features in signature order) or one input per feature.
+Classifier outputs from skl2onnx (a label tensor plus probabilities as a tensor or a list of maps)
+and plain regression outputs are understood.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlship.errors import InvalidInput, UnsupportedFormat
+from mlship.registry.formats.base import PreparedArtifact
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_ONNX_NUMPY = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
+    "tensor(string)": np.object_,
+}
+
+
+class OnnxModel:
+    """An onnxruntime session behind the ``predict``/``predict_proba`` interface."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._inputs = session.get_inputs()
+        self._outputs = session.get_outputs()
+        self._proba_output = next(
+            (o.name for o in self._outputs[1:] if "prob" in o.name.lower()), None
+        )
+        self.classes_: np.ndarray[Any, Any] | None = None
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(i.name for i in self._inputs)
+
+    @property
+    def single_tensor_input(self) -> bool:
+        return len(self._inputs) == 1
+
+    def _feed(self, frame: pd.DataFrame) -> dict[str, Any]:
+        if self.single_tensor_input:
+            spec = self._inputs[0]
+            dtype = _ONNX_NUMPY.get(spec.type, np.float32)
+            return {spec.name: frame.to_numpy(dtype=dtype)}
+        feed = {}
+        for spec in self._inputs:
+            if spec.name not in frame.columns:
+                raise InvalidInput(f"The ONNX model needs the input {spec.name!r}; it is missing.")
+            dtype = _ONNX_NUMPY.get(spec.type, np.float32)
+            feed[spec.name] = frame[spec.name].to_numpy(dtype=dtype).reshape(-1, 1)
+        return feed
+
+    def _run(self, frame: pd.DataFrame) -> list[Any]:
+        return list(self._session.run(None, self._feed(frame)))
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+        out = np.asarray(self._run(frame)[0])
+        return out.ravel() if out.ndim == 2 and out.shape[1] == 1 else out
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+        if self._proba_output is None:
+            raise AttributeError("This ONNX model has no probability output.")
+        names = [o.name for o in self._outputs]
+        raw = self._run(frame)[names.index(self._proba_output)]
+        if isinstance(raw, list):  # ZipMap output: one {class: probability} dict per row
+            keys = list(raw[0].keys()) if raw else []
+            if self.classes_ is None:
+                self.classes_ = np.asarray(keys)
+            return np.array([[row[k] for k in keys] for row in raw], dtype=np.float64)
+        return np.asarray(raw, dtype=np.float64)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "predict_proba_available":
+            return self._proba_output is not None
+        raise AttributeError(name)
+
+
+class OnnxFormat:
+    """``.onnx`` files."""
+
+    name = "onnx"
+
+    def accepts_object(self, obj: Any) -> bool:
+        return type(obj).__name__ == "ModelProto" and type(obj).__module__.startswith("onnx")
+
+    def accepts_path(self, path: Path) -> bool:
+        return path.is_file() and path.suffix == ".onnx"
+
+    def prepare(self, source: Any, workdir: Path, *, trusted: bool) -> PreparedArtifact:
+        if isinstance(source, Path):
+            path = source
+        else:
+            path = workdir / "model.onnx"
+            path.write_bytes(source.SerializeToString())
+        model = self.load(path, {}, workdir)
+        names = model.input_names if not model.single_tensor_input else None
+        return PreparedArtifact(
+            path=path, load_spec={"runtime": "onnxruntime"}, model=model, feature_names=names
+        )
+
+    def load(self, path: Path, load_spec: dict[str, Any], workdir: Path) -> OnnxModel:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors on bad files
+            raise UnsupportedFormat(f"{path.name} is not a valid ONNX model: {exc}") from None
+        model = OnnxModel(session)
+        classes = load_spec.get("classes")
+        if classes is not None:
+            model.classes_ = np.asarray(classes)
+        return model

@@ -1,0 +1,566 @@
+"""The model registry: register, resolve, alias, archive, load, and the ledger of every change."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import tempfile
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from mlship.config import StoreSettings, actor_from_env
+from mlship.errors import Conflict, ModelNotFound, VersionNotFound
+from mlship.registry.artifacts import ArtifactStore
+from mlship.registry.model_version import Event, ModelSummary, ModelVersion, Signature
+from mlship.registry.reference import ModelRef, validate_alias, validate_model_name
+from mlship.store import Store, as_utc, open_store, utcnow
+from mlship.store.schema import aliases, events, model_versions, models
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.engine import Connection
+
+    from mlship.registry.formats import FormatRegistry
+    from mlship.registry.loaded_model import LoadedModel
+
+log = logging.getLogger(__name__)
+
+
+class Registry:
+    """Models, versions, aliases and the ledger, on one store and one artifact store.
+
+    >>> reg = Registry.open(StoreSettings.from_env({"MLSHIP_HOME": tempfile.mkdtemp()}))
+    >>> reg.list_models()
+    []
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        artifacts: ArtifactStore,
+        *,
+        formats: FormatRegistry | None = None,
+        cache_dir: Path | None = None,
+        actor: str = "unknown",
+    ) -> None:
+        self._store = store
+        self._artifacts = artifacts
+        self._formats = formats
+        self._cache_dir = cache_dir
+        self._actor = actor
+        self._loaded: dict[str, LoadedModel] = {}
+        self._load_lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls, settings: StoreSettings, *, environ: Mapping[str, str] | None = None
+    ) -> Registry:
+        """Open (and migrate) the store and artifact store that ``settings`` name."""
+        store = open_store(settings.db_url)
+        artifacts = ArtifactStore(settings.artifacts, s3_endpoint_url=settings.s3_endpoint_url)
+        return cls(
+            store, artifacts, cache_dir=settings.home / "cache", actor=actor_from_env(environ)
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Registry:
+        """A registry configured by ``MLSHIP_*`` environment variables."""
+        return cls.open(StoreSettings.from_env(environ), environ=environ)
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        return self._artifacts
+
+    @property
+    def formats(self) -> FormatRegistry:
+        if self._formats is None:
+            from mlship.registry.formats import default_formats
+
+            self._formats = default_formats()
+        return self._formats
+
+    def close(self) -> None:
+        self._store.close()
+
+    # ----------------------------------------------------------------------------- registration
+
+    def register(
+        self,
+        model_or_path: Any,
+        name: str,
+        *,
+        train_data: pd.DataFrame | str | Path | None = None,
+        label: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str | None = None,
+        format: str | None = None,
+        trusted: bool = False,
+        parent: int | None = None,
+        reason: str | None = None,
+    ) -> ModelVersion:
+        """Register a new version of ``name`` and return it.
+
+        ``model_or_path`` is a fitted model object or the path of a saved model (``.skops``,
+        ``.joblib``/``.pkl`` with ``trusted=True``, ``.onnx``, an MLflow model folder). With
+        ``train_data`` the signature's dtypes, the data profile and its fingerprint are recorded.
+        """
+        from mlship.registry import registration
+
+        validate_model_name(name)
+        prepared = registration.prepare_version(
+            model_or_path,
+            formats=self.formats,
+            train_data=train_data,
+            label=label,
+            metrics=metrics,
+            params=params,
+            tags=tags,
+            format=format,
+            trusted=trusted,
+            artifacts=self._artifacts,
+        )
+        with self._store.write() as conn:
+            model_id = self._ensure_model(conn, name)
+            version = conn.execute(
+                sa.update(models)
+                .where(models.c.id == model_id)
+                .values(last_version=models.c.last_version + 1)
+                .returning(models.c.last_version)
+            ).scalar_one()
+            if parent is None:
+                parent = self._latest_version(conn, model_id, below=version)
+            now = utcnow()
+            conn.execute(
+                sa.insert(model_versions).values(
+                    model_id=model_id,
+                    version=version,
+                    created_at=now,
+                    status="active",
+                    description=description,
+                    parent_version=parent,
+                    **prepared.columns,
+                )
+            )
+            self._record(
+                conn,
+                name,
+                version,
+                "registered",
+                reason,
+                {"format": prepared.columns["format"], "sha256": prepared.columns["artifact_sha256"]},
+            )
+        log.info("Registered %s@%d", name, version)
+        return self.get(f"{name}@{version}")
+
+    def _ensure_model(self, conn: Connection, name: str) -> int:
+        insert: Any
+        if self._store.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        conn.execute(
+            insert(models)
+            .values(name=name, created_at=utcnow(), last_version=0)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        return int(conn.execute(sa.select(models.c.id).where(models.c.name == name)).scalar_one())
+
+    @staticmethod
+    def _latest_version(conn: Connection, model_id: int, *, below: int) -> int | None:
+        return conn.execute(
+            sa.select(sa.func.max(model_versions.c.version)).where(
+                model_versions.c.model_id == model_id,
+                model_versions.c.version < below,
+                model_versions.c.status == "active",
+            )
+        ).scalar()
+
+    def _record(
+        self,
+        conn: Connection,
+        model: str,
+        version: int | None,
+        kind: str,
+        reason: str | None,
+        details: dict[str, Any],
+    ) -> None:
+        conn.execute(
+            sa.insert(events).values(
+                at=utcnow(),
+                model=model,
+                version=version,
+                kind=kind,
+                actor=self._actor,
+                reason=reason,
+                details=details,
+            )
+        )
+
+    # ----------------------------------------------------------------------------- reading
+
+    def resolve(self, ref: str | ModelRef) -> tuple[str, int]:
+        """``(name, version)`` for ``fraud``, ``fraud@4``, ``fraud@latest`` or ``fraud@production``."""
+        parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
+        with self._store.read() as conn:
+            return parsed.name, self._resolve(conn, parsed)
+
+    def _resolve(self, conn: Connection, ref: ModelRef) -> int:
+        model_id = self._model_id(conn, ref.name)
+        if ref.alias is not None:
+            version = conn.execute(
+                sa.select(aliases.c.version).where(
+                    aliases.c.model_id == model_id, aliases.c.alias == ref.alias
+                )
+            ).scalar()
+            if version is None:
+                known = conn.execute(
+                    sa.select(aliases.c.alias).where(aliases.c.model_id == model_id)
+                ).scalars().all()
+                raise VersionNotFound(
+                    f"Model {ref.name!r} has no alias {ref.alias!r}."
+                    + _suggest(ref.alias, list(known), "aliases")
+                    + f" Set one with: mlship models alias {ref.name}@VERSION {ref.alias}"
+                )
+            return int(version)
+        if ref.version is not None:
+            exists = conn.execute(
+                sa.select(model_versions.c.version).where(
+                    model_versions.c.model_id == model_id, model_versions.c.version == ref.version
+                )
+            ).scalar()
+            if exists is None:
+                latest = self._latest_version(conn, model_id, below=2**31 - 1)
+                raise VersionNotFound(
+                    f"Model {ref.name!r} has no version {ref.version}"
+                    + (f"; its latest version is {latest}." if latest else ".")
+                )
+            return ref.version
+        latest = self._latest_version(conn, model_id, below=2**31 - 1)
+        if latest is None:
+            raise VersionNotFound(f"Model {ref.name!r} has no active versions.")
+        return int(latest)
+
+    def _model_id(self, conn: Connection, name: str) -> int:
+        model_id = conn.execute(sa.select(models.c.id).where(models.c.name == name)).scalar()
+        if model_id is None:
+            names = conn.execute(sa.select(models.c.name)).scalars().all()
+            raise ModelNotFound(
+                f"No model named {name!r}." + _suggest(name, list(names), "models")
+                + " List models with: mlship models list"
+            )
+        return int(model_id)
+
+    def get(self, ref: str | ModelRef) -> ModelVersion:
+        """The version that ``ref`` names, with its aliases."""
+        parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
+        with self._store.read() as conn:
+            version = self._resolve(conn, parsed)
+            return self._versions(conn, parsed.name, version=version)[0]
+
+    def list_versions(self, name: str, *, include_archived: bool = True) -> list[ModelVersion]:
+        """Every version of ``name``, newest first."""
+        with self._store.read() as conn:
+            self._model_id(conn, name)
+            found = self._versions(conn, name)
+        return [v for v in found if include_archived or v.status == "active"]
+
+    def _versions(
+        self, conn: Connection, name: str, *, version: int | None = None
+    ) -> list[ModelVersion]:
+        query = (
+            sa.select(model_versions, models.c.name)
+            .join(models, models.c.id == model_versions.c.model_id)
+            .where(models.c.name == name)
+            .order_by(model_versions.c.version.desc())
+        )
+        alias_query = (
+            sa.select(aliases.c.alias, aliases.c.version)
+            .join(models, models.c.id == aliases.c.model_id)
+            .where(models.c.name == name)
+            .order_by(aliases.c.alias)
+        )
+        if version is not None:
+            query = query.where(model_versions.c.version == version)
+            alias_query = alias_query.where(aliases.c.version == version)
+        by_version: dict[int, list[str]] = {}
+        for alias, v in conn.execute(alias_query):
+            by_version.setdefault(v, []).append(alias)
+        return [
+            _to_version(row._mapping, tuple(by_version.get(row.version, ())))
+            for row in conn.execute(query)
+        ]
+
+    def list_models(self) -> list[ModelSummary]:
+        """One summary per model, by name."""
+        with self._store.read() as conn:
+            counts = conn.execute(
+                sa.select(
+                    models.c.name,
+                    models.c.last_version,
+                    sa.func.count(model_versions.c.id),
+                    sa.func.max(model_versions.c.created_at),
+                )
+                .join(model_versions, model_versions.c.model_id == models.c.id)
+                .group_by(models.c.id, models.c.name, models.c.last_version)
+                .order_by(models.c.name)
+            ).all()
+            alias_rows = conn.execute(
+                sa.select(models.c.name, aliases.c.alias, aliases.c.version).join(
+                    models, models.c.id == aliases.c.model_id
+                )
+            ).all()
+        by_model: dict[str, dict[str, int]] = {}
+        for name, alias, version in alias_rows:
+            by_model.setdefault(name, {})[alias] = version
+        return [
+            ModelSummary(
+                name=name,
+                latest_version=last,
+                versions=count,
+                aliases=dict(sorted(by_model.get(name, {}).items())),
+                updated_at=as_utc(updated),
+            )
+            for name, last, count, updated in counts
+        ]
+
+    # ----------------------------------------------------------------------------- changes
+
+    def set_alias(
+        self, ref: str | ModelRef, alias: str, *, reason: str | None = None
+    ) -> ModelVersion:
+        """Point ``alias`` at the version ``ref`` names (moving it if it pointed elsewhere)."""
+        validate_alias(alias)
+        parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
+        with self._store.write() as conn:
+            version = self._resolve(conn, parsed)
+            model_id = self._model_id(conn, parsed.name)
+            status = conn.execute(
+                sa.select(model_versions.c.status).where(
+                    model_versions.c.model_id == model_id, model_versions.c.version == version
+                )
+            ).scalar_one()
+            if status != "active":
+                raise Conflict(
+                    f"{parsed.name}@{version} is archived; an alias cannot point at it. "
+                    "Choose an active version."
+                )
+            previous = conn.execute(
+                sa.select(aliases.c.version).where(
+                    aliases.c.model_id == model_id, aliases.c.alias == alias
+                )
+            ).scalar()
+            if previous == version:
+                return self._versions(conn, parsed.name, version=version)[0]
+            if previous is None:
+                conn.execute(
+                    sa.insert(aliases).values(
+                        model_id=model_id, alias=alias, version=version, updated_at=utcnow()
+                    )
+                )
+            else:
+                conn.execute(
+                    sa.update(aliases)
+                    .where(aliases.c.model_id == model_id, aliases.c.alias == alias)
+                    .values(version=version, updated_at=utcnow())
+                )
+            self._record(
+                conn, parsed.name, version, "alias_set", reason,
+                {"alias": alias, "previous_version": previous},
+            )
+            return self._versions(conn, parsed.name, version=version)[0]
+
+    def delete_alias(self, name: str, alias: str, *, reason: str | None = None) -> int:
+        """Remove ``alias`` from model ``name``; returns the version it pointed at."""
+        with self._store.write() as conn:
+            model_id = self._model_id(conn, name)
+            version = self._resolve(conn, ModelRef(name=name, alias=alias))
+            conn.execute(
+                sa.delete(aliases).where(aliases.c.model_id == model_id, aliases.c.alias == alias)
+            )
+            self._record(conn, name, version, "alias_deleted", reason, {"alias": alias})
+            return version
+
+    def archive(self, ref: str | ModelRef, *, reason: str | None = None) -> ModelVersion:
+        """Archive a version: it stays in the history and keeps its number, but is no longer
+        ``latest``. Refused while an alias points at it."""
+        parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
+        with self._store.write() as conn:
+            version = self._resolve(conn, parsed)
+            model_id = self._model_id(conn, parsed.name)
+            held = conn.execute(
+                sa.select(aliases.c.alias).where(
+                    aliases.c.model_id == model_id, aliases.c.version == version
+                )
+            ).scalars().all()
+            if held:
+                raise Conflict(
+                    f"{parsed.name}@{version} carries the alias(es) {', '.join(held)}; move or "
+                    "delete them first (mlship models alias NAME@VERSION ALIAS [--delete])."
+                )
+            conn.execute(
+                sa.update(model_versions)
+                .where(model_versions.c.model_id == model_id, model_versions.c.version == version)
+                .values(status="archived")
+            )
+            self._record(conn, parsed.name, version, "archived", reason, {})
+            return self._versions(conn, parsed.name, version=version)[0]
+
+    def update(
+        self,
+        ref: str | ModelRef,
+        *,
+        tags: Mapping[str, str | None] | None = None,
+        description: str | None = None,
+        reason: str | None = None,
+    ) -> ModelVersion:
+        """Change tags (a None value deletes the tag) or the description of a version."""
+        parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
+        with self._store.write() as conn:
+            version = self._resolve(conn, parsed)
+            current = self._versions(conn, parsed.name, version=version)[0]
+            values: dict[str, Any] = {}
+            if tags:
+                merged = dict(current.tags)
+                for key, value in tags.items():
+                    if value is None:
+                        merged.pop(key, None)
+                    else:
+                        merged[str(key)] = str(value)
+                values["tags"] = merged
+            if description is not None:
+                values["description"] = description
+            if not values:
+                return current
+            model_id = self._model_id(conn, parsed.name)
+            conn.execute(
+                sa.update(model_versions)
+                .where(model_versions.c.model_id == model_id, model_versions.c.version == version)
+                .values(**values)
+            )
+            self._record(conn, parsed.name, version, "updated", reason, {"changed": sorted(values)})
+            return self._versions(conn, parsed.name, version=version)[0]
+
+    # ----------------------------------------------------------------------------- ledger
+
+    def history(self, name: str) -> list[Event]:
+        """Every event of model ``name``, oldest first."""
+        with self._store.read() as conn:
+            self._model_id(conn, name)
+            rows = conn.execute(
+                sa.select(events).where(events.c.model == name).order_by(events.c.id)
+            ).all()
+        return [_to_event(r._mapping) for r in rows]
+
+    def alias_at(self, name: str, alias: str, when: datetime) -> int | None:
+        """The version ``alias`` pointed at, at time ``when`` (None: it pointed nowhere)."""
+        when = as_utc(when)
+        last: int | None = None
+        for event in self.history(name):
+            if event.at > when:
+                break
+            if event.details.get("alias") != alias:
+                continue
+            if event.kind == "alias_set":
+                last = event.version
+            elif event.kind == "alias_deleted":
+                last = None
+        return last
+
+    # ----------------------------------------------------------------------------- loading
+
+    def load(self, ref: str | ModelRef) -> LoadedModel:
+        """Load the version ``ref`` names; its artifact's SHA-256 is verified before loading.
+
+        Loaded models are cached per registry by artifact hash: a second load costs one lookup.
+        """
+        version = self.get(ref)
+        cached = self._loaded.get(version.artifact_sha256)
+        if cached is not None and cached.version.version == version.version:
+            return cached
+        with self._load_lock:
+            cached = self._loaded.get(version.artifact_sha256)
+            if cached is not None and cached.version.version == version.version:
+                return cached
+            loaded = self._load_uncached(version)
+            self._loaded[version.artifact_sha256] = loaded
+            return loaded
+
+    def _load_uncached(self, version: ModelVersion) -> LoadedModel:
+        from mlship.registry.loaded_model import LoadedModel
+
+        fmt = self.formats.get(version.format)
+        cache_root = self._cache_dir or Path(tempfile.gettempdir()) / "mlship-cache"
+        local = cache_root / "artifacts" / version.artifact_sha256
+        # Always re-fetch and verify: a cached copy could have been changed on disk too.
+        self._artifacts.fetch(version.artifact_sha256, local)
+        workdir = Path(tempfile.mkdtemp(prefix=f"mlship-{version.name}-{version.version}-"))
+        model = fmt.load(local, version.load_spec, workdir)
+        return LoadedModel(model, version)
+
+
+def _suggest(name: str, candidates: list[str], what: str) -> str:
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    if close:
+        return f" Did you mean: {', '.join(close)}?"
+    if candidates:
+        shown = sorted(candidates)[:10]
+        return f" Known {what}: {', '.join(shown)}{' ...' if len(candidates) > 10 else ''}."
+    return ""
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _to_version(row: Mapping[str, Any], alias_names: tuple[str, ...]) -> ModelVersion:
+    signature = _json(row["signature"])
+    return ModelVersion(
+        name=row["name"],
+        version=int(row["version"]),
+        created_at=as_utc(row["created_at"]),
+        status=row["status"],
+        format=row["format"],
+        artifact_uri=row["artifact_uri"],
+        artifact_sha256=row["artifact_sha256"],
+        artifact_size=int(row["artifact_size"]),
+        signature=Signature.from_dict(signature) if signature else None,
+        metrics=_json(row["metrics"]),
+        params=_json(row["params"]),
+        tags=_json(row["tags"]),
+        description=row["description"],
+        label=row["label"],
+        data_fingerprint=row["data_fingerprint"],
+        data_profile=_json(row["data_profile"]),
+        row_count=row["row_count"],
+        environment=_json(row["environment"]),
+        git_commit=row["git_commit"],
+        parent_version=row["parent_version"],
+        aliases=alias_names,
+        load_spec=_json(row["load_spec"]),
+    )
+
+
+def _to_event(row: Mapping[str, Any]) -> Event:
+    return Event(
+        id=int(row["id"]),
+        at=as_utc(row["at"]),
+        model=row["model"],
+        version=row["version"],
+        kind=row["kind"],
+        actor=row["actor"],
+        reason=row["reason"],
+        details=_json(row["details"]) or {},
+    )
+
