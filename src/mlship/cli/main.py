@@ -1,0 +1,57 @@
+"""Entry point: ``mlship``. Maps every :class:`~mlship.errors.MlshipError` to a one-line message and
+its exit code (2 usage/data error, 1 failed check), never a traceback."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from mlship.cli import models
+
+app = typer.Typer(
+    name="mlship",
+    help="Take a trained model to production and keep it healthy there.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(models.app, name="models")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the mlship version."""
+    from mlship import __version__
+
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; the ``mlship`` console script calls this."""
+    from mlship.errors import MlshipError
+
+    logging.basicConfig(
+        level=os.environ.get("MLSHIP_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        app(args=argv, standalone_mode=True)
+    except MlshipError as exc:
+        from mlship.cli.output import error
+
+        error(exc.message)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line, and the traceback only on request
+        if os.environ.get("MLSHIP_DEBUG"):
+            raise
+        from mlship.cli.output import error
+
+        error(f"internal error ({type(exc).__name__}: {exc}). Run again with MLSHIP_DEBUG=1 "
+              "for the traceback, and report it.")
+        sys.exit(3)
