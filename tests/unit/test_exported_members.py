@@ -1,0 +1,31 @@
+"""Each package's public surface is explicit, sorted and importable."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PACKAGES = ["mlship", "mlship.registry", "mlship.store", "mlship.registry.formats", "mlship.cli"]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_is_sorted_and_resolves(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert exported == sorted(exported)
+    for member in exported:
+        assert getattr(module, member) is not None
+
+
+def test_every_error_derives_from_mlship_error() -> None:
+    import inspect
+
+    from mlship import errors
+
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass)
+               if c.__module__ == "mlship.errors"]
+    assert len(classes) >= 10
+    for cls in classes:
+        assert issubclass(cls, errors.MlshipError)
+        assert cls.__name__ in (errors.__doc__ or ""), f"{cls.__name__} missing from the tree"
