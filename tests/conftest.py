@@ -191,7 +191,9 @@ def fit_pipeline(frame: pd.DataFrame, label: str = "is_fraud") -> Any:
     features = frame.drop(columns=[label])
     numeric = [c for c in features.columns if c != "country"]
     pre = ColumnTransformer(
-        [("num", StandardScaler(), numeric), ("cat", OneHotEncoder(handle_unknown="ignore"),
-                                              ["country"])]
+        [
+            ("num", StandardScaler(), numeric),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["country"]),
+        ]
     )
     return make_pipeline(pre, LogisticRegression(max_iter=500)).fit(features, frame[label])

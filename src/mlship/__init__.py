@@ -1,7 +1,7 @@
 """mlship: take a trained model to production and keep it healthy there.
 
-``import mlship`` is cheap: the registry (and with it SQLAlchemy, numpy, pandas) is imported on first
-use of one of the names below.
+``import mlship`` is cheap: the registry (and with it SQLAlchemy, numpy, pandas) is imported
+on first use of one of the names below.
 """
 
 from __future__ import annotations

@@ -16,16 +16,16 @@ class StoreSettings:
     """Where mlship keeps its metadata and its artifacts."""
 
     home: Path
-    """``MLSHIP_HOME``: folder for the default SQLite database and artifacts (default ``./.mlship``)."""
+    """``MLSHIP_HOME``: folder of the default SQLite database and artifacts (``./.mlship``)."""
 
     db_url: str
     """``MLSHIP_DB_URL``: SQLAlchemy URL; default ``sqlite:///$MLSHIP_HOME/mlship.db``."""
 
     artifacts: str
-    """``MLSHIP_ARTIFACTS``: fsspec URL or folder for artifacts; default ``$MLSHIP_HOME/artifacts``."""
+    """``MLSHIP_ARTIFACTS``: fsspec URL or folder of artifacts (``$MLSHIP_HOME/artifacts``)."""
 
     s3_endpoint_url: str | None
-    """``MLSHIP_S3_ENDPOINT_URL``: endpoint for ``s3://`` artifacts (MinIO, moto, Ceph); None = AWS."""
+    """``MLSHIP_S3_ENDPOINT_URL``: endpoint of ``s3://`` artifacts (MinIO, moto); None = AWS."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StoreSettings:

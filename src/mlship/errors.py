@@ -12,12 +12,12 @@ Tree::
     │   ├── ModelNotFound      no model of that name
     │   ├── VersionNotFound    no such version / alias of an existing model
     │   └── ArtifactNotFound   the artifact file is gone from the artifact store
-    ├── InvalidInput           data given to register/load/predict does not fit (names the field)
+    ├── InvalidInput           data given to register/load/predict does not fit (names it)
     ├── InvalidReference       a 'name@ref' string that cannot be parsed
     ├── UnsafeArtifact         refusing to unpickle / load untrusted content
     ├── IntegrityError         stored bytes no longer match their recorded SHA-256
     ├── UnsupportedFormat      the artifact is no model format mlship knows
-    └── Conflict               the request contradicts current state (e.g. archive an aliased version)
+    └── Conflict               the request contradicts current state (archive an aliased version)
 """
 
 from __future__ import annotations

@@ -27,7 +27,9 @@ def run_cli(tmp_path: Path, db_url: str) -> RunCli:
         "COLUMNS": "200",
     }
 
-    def run(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "mlship", *args],
             env={**env, **(extra_env or {})},
@@ -60,17 +62,39 @@ def files(tmp_path: Path, numeric_frame: pd.DataFrame) -> dict[str, Path]:
 
 
 def test_register_show_list_alias_history_diff(run_cli: RunCli, files: dict[str, Path]) -> None:
-    first = run_cli("models", "register", "fraud", str(files["skops"]), "--train-data",
-                    str(files["train"]), "--label", "is_fraud", "--metrics", str(files["metrics"]),
-                    "--params", '{"C": 1.0}', "--tag", "team=risk", "--json")
+    first = run_cli(
+        "models",
+        "register",
+        "fraud",
+        str(files["skops"]),
+        "--train-data",
+        str(files["train"]),
+        "--label",
+        "is_fraud",
+        "--metrics",
+        str(files["metrics"]),
+        "--params",
+        '{"C": 1.0}',
+        "--tag",
+        "team=risk",
+        "--json",
+    )
     assert first.returncode == 0, first.stderr
     v1 = json.loads(first.stdout)
     assert (v1["name"], v1["version"], v1["metrics"]["f1"]) == ("fraud", 1, 0.81)
     assert v1["tags"] == {"team": "risk"}
     assert v1["data"]["rows"] == 600
 
-    second = run_cli("models", "register", "fraud", str(files["skops"]), "--metrics",
-                     '{"f1": 0.85}', "--alias", "production")
+    second = run_cli(
+        "models",
+        "register",
+        "fraud",
+        str(files["skops"]),
+        "--metrics",
+        '{"f1": 0.85}',
+        "--alias",
+        "production",
+    )
     assert second.returncode == 0, second.stderr
     assert "Registered fraud@2" in second.stdout
 
@@ -89,8 +113,9 @@ def test_register_show_list_alias_history_diff(run_cli: RunCli, files: dict[str,
     history = json.loads(run_cli("models", "history", "fraud", "--json").stdout)
     assert [e["kind"] for e in history] == ["registered", "registered", "alias_set", "alias_set"]
     assert history[-1]["reason"] == "roll back" and history[-1]["actor"] == "cli-test"
-    at = run_cli("models", "history", "fraud", "--alias", "production", "--at",
-                 history[2]["at"], "--json")
+    at = run_cli(
+        "models", "history", "fraud", "--alias", "production", "--at", history[2]["at"], "--json"
+    )
     assert json.loads(at.stdout)["version"] == 2
 
     diff = json.loads(run_cli("models", "diff", "fraud@1", "fraud@2", "--json").stdout)
@@ -117,8 +142,19 @@ def test_archive_refused_while_aliased(run_cli: RunCli, files: dict[str, Path]) 
         (["models", "register", "fraud", "model.joblib"], "pass trusted=True (CLI: --trusted)"),
         (["models", "register", "fraud", "model.skops", "--metrics", "{bad"], "invalid JSON"),
         (["models", "register", "fraud", "model.skops", "--tag", "nokey"], "KEY=VALUE"),
-        (["models", "register", "fraud", "model.skops", "--train-data", "train.parquet",
-          "--label", "fraud"], "no label column 'fraud'"),
+        (
+            [
+                "models",
+                "register",
+                "fraud",
+                "model.skops",
+                "--train-data",
+                "train.parquet",
+                "--label",
+                "fraud",
+            ],
+            "no label column 'fraud'",
+        ),
         (["models", "alias", "fraud@1", "latest"], "reserved"),
     ],
 )
@@ -142,7 +178,8 @@ def test_trusted_joblib_registers(run_cli: RunCli, files: dict[str, Path]) -> No
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_unreachable_database_is_one_line_with_masked_password(run_cli: RunCli) -> None:
     result = run_cli(
-        "models", "list",
+        "models",
+        "list",
         extra_env={"MLSHIP_DB_URL": "postgresql+psycopg://bob:s3cret@127.0.0.1:1/mlship"},
     )
     assert result.returncode == 2

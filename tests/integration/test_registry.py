@@ -173,8 +173,9 @@ def test_archive_refused_while_aliased_and_numbers_never_reused(
 def test_versions_are_immutable_but_tags_and_description_change(
     registry: Registry, numeric_frame: pd.DataFrame
 ) -> None:
-    version = registry.register(fit_logreg(numeric_frame), "fraud", metrics={"f1": 0.8},
-                                tags={"a": "1", "b": "2"})
+    version = registry.register(
+        fit_logreg(numeric_frame), "fraud", metrics={"f1": 0.8}, tags={"a": "1", "b": "2"}
+    )
     updated = registry.update("fraud@1", tags={"a": "9", "b": None}, description="tuned")
     assert updated.tags == {"a": "9"}
     assert updated.description == "tuned"
@@ -201,16 +202,18 @@ def test_ledger_answers_which_version_was_production_when(
     assert registry.alias_at("fraud", "production", datetime.now(UTC)) is None
     events = registry.history("fraud")
     assert [e.kind for e in events] == [
-        "registered", "registered", "alias_set", "alias_set", "alias_deleted"
+        "registered",
+        "registered",
+        "alias_set",
+        "alias_set",
+        "alias_deleted",
     ]
     assert events[2].reason == "first launch"
     assert events[2].actor == "tester"
     assert events[3].details == {"alias": "production", "previous_version": 1}
 
 
-def test_load_predicts_like_the_original(
-    registry: Registry, transactions: pd.DataFrame
-) -> None:
+def test_load_predicts_like_the_original(registry: Registry, transactions: pd.DataFrame) -> None:
     model = fit_pipeline(transactions)
     registry.register(model, "fraud", train_data=transactions, label="is_fraud")
     registry.set_alias("fraud@1", "production")
@@ -234,14 +237,19 @@ def test_load_accepts_rows_of_dicts_in_any_column_order(
 def test_load_names_missing_feature_and_wrong_type(
     registry: Registry, numeric_frame: pd.DataFrame
 ) -> None:
-    registry.register(fit_logreg(numeric_frame), "fraud", train_data=numeric_frame,
-                      label="is_fraud")
+    registry.register(
+        fit_logreg(numeric_frame), "fraud", train_data=numeric_frame, label="is_fraud"
+    )
     loaded = registry.load("fraud")
-    with pytest.raises(InvalidInput, match="Missing feature.*distance"):
+    with pytest.raises(InvalidInput, match=r"Missing feature.*distance"):
         loaded.predict([{"amount": 1.0, "hour": 3}])
     with pytest.raises(InvalidInput, match="'amount' must be float; row 1 has 'lots'"):
-        loaded.predict([{"amount": 1.0, "hour": 3, "distance": 1.0},
-                        {"amount": "lots", "hour": 3, "distance": 1.0}])
+        loaded.predict(
+            [
+                {"amount": 1.0, "hour": 3, "distance": 1.0},
+                {"amount": "lots", "hour": 3, "distance": 1.0},
+            ]
+        )
 
 
 def test_load_is_cached_per_registry(registry: Registry, numeric_frame: pd.DataFrame) -> None:
@@ -270,8 +278,9 @@ def test_training_data_without_label_or_features_is_named(
     with pytest.raises(InvalidInput, match="no label column 'fraud'"):
         registry.register(model, "fraud", train_data=numeric_frame, label="fraud")
     with pytest.raises(InvalidInput, match="lacks features the model needs: distance"):
-        registry.register(model, "fraud", train_data=numeric_frame.drop(columns=["distance"]),
-                          label="is_fraud")
+        registry.register(
+            model, "fraud", train_data=numeric_frame.drop(columns=["distance"]), label="is_fraud"
+        )
     with pytest.raises(ModelNotFound):
         registry.get("fraud")
 
@@ -283,8 +292,9 @@ def test_training_data_from_csv_and_parquet_files(
     numeric_frame.to_csv(tmp_path / "train.csv", index=False)
     numeric_frame.to_parquet(tmp_path / "train.parquet")
     a = registry.register(model, "fraud", train_data=tmp_path / "train.csv", label="is_fraud")
-    b = registry.register(model, "fraud", train_data=str(tmp_path / "train.parquet"),
-                          label="is_fraud")
+    b = registry.register(
+        model, "fraud", train_data=str(tmp_path / "train.parquet"), label="is_fraud"
+    )
     assert a.data_fingerprint == b.data_fingerprint == fingerprint_frame(numeric_frame)
     (tmp_path / "train.xlsx").write_bytes(b"PK")
     with pytest.raises(InvalidInput, match="Use CSV"):

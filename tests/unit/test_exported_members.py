@@ -23,8 +23,9 @@ def test_every_error_derives_from_mlship_error() -> None:
 
     from mlship import errors
 
-    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass)
-               if c.__module__ == "mlship.errors"]
+    classes = [
+        c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == "mlship.errors"
+    ]
     assert len(classes) >= 10
     for cls in classes:
         assert issubclass(cls, errors.MlshipError)

@@ -25,8 +25,9 @@ floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 def test_numeric_profile_matches_numpy(values: np.ndarray) -> None:
     p = profile_column(pd.Series(values))
     assert p["min"] == values.min() and p["max"] == values.max()
-    np.testing.assert_allclose(p["quantiles"], np.quantile(values, QUANTILES), rtol=1e-12,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        p["quantiles"], np.quantile(values, QUANTILES), rtol=1e-12, atol=1e-9
+    )
     assert sum(p["histogram"]["counts"]) == len(values)
     if values.max() > values.min():
         counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)

@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         from mlship.cli.output import error
 
-        error(f"internal error ({type(exc).__name__}: {exc}). Run again with MLSHIP_DEBUG=1 "
-              "for the traceback, and report it.")
+        error(
+            f"internal error ({type(exc).__name__}: {exc}). Run again with MLSHIP_DEBUG=1 "
+            "for the traceback, and report it."
+        )
         sys.exit(3)

@@ -49,7 +49,7 @@ def _json_arg(value: str | None, option: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{option}: invalid JSON ({exc.msg} at line {exc.lineno}).") from None
     if not isinstance(data, dict):
-        raise InvalidInput(f"{option} must be a JSON object such as {{\"f1\": 0.81}}.")
+        raise InvalidInput(f'{option} must be a JSON object such as {{"f1": 0.81}}.')
     return data
 
 
@@ -92,8 +92,12 @@ def register(
 
     registry = _registry()
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=out(), transient=True, disable=as_json,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=out(),
+        transient=True,
+        disable=as_json,
     ) as progress:
         progress.add_task(f"Registering {name} (serialise, profile, hash, upload)", total=None)
         version = registry.register(
@@ -140,8 +144,9 @@ def list_(
             table.add_column(col)
         for s in summaries:
             aliases = ", ".join(f"{a}→{v}" for a, v in s.aliases.items())
-            table.add_row(s.name, str(s.latest_version), str(s.versions), aliases,
-                          fmt_time(s.updated_at))
+            table.add_row(
+                s.name, str(s.latest_version), str(s.versions), aliases, fmt_time(s.updated_at)
+            )
         out().print(table if summaries else "No models yet. Register one: mlship models register")
         return
     versions = registry.list_versions(name)
@@ -153,7 +158,11 @@ def list_(
         table.add_column(col)
     for v in versions:
         table.add_row(
-            str(v.version), fmt_time(v.created_at), v.status, ", ".join(v.aliases), v.format,
+            str(v.version),
+            fmt_time(v.created_at),
+            v.status,
+            ", ".join(v.aliases),
+            v.format,
             ", ".join(f"{k}={fmt_value(m)}" for k, m in v.metrics.items()),
             fmt_value(v.row_count),
         )
@@ -186,16 +195,22 @@ def _print_version(v: ModelVersion) -> None:
     info.add_row("artifact", f"{v.artifact_uri} ({v.artifact_size:,} bytes)")
     info.add_row("sha256", v.artifact_sha256)
     if v.signature:
-        info.add_row("output", v.signature.output_kind + (
-            f" classes={list(v.signature.classes)}" if v.signature.classes else ""))
+        info.add_row(
+            "output",
+            v.signature.output_kind
+            + (f" classes={list(v.signature.classes)}" if v.signature.classes else ""),
+        )
     info.add_row("label", fmt_value(v.label))
-    info.add_row("training data", f"{fmt_value(v.row_count)} rows, fingerprint "
-                 f"{(v.data_fingerprint or '-')[:16]}")
+    info.add_row(
+        "training data",
+        f"{fmt_value(v.row_count)} rows, fingerprint {(v.data_fingerprint or '-')[:16]}",
+    )
     info.add_row("parent", fmt_value(v.parent_version))
     info.add_row("git commit", fmt_value(v.git_commit))
     info.add_row("python", str(v.environment.get("python")))
-    info.add_row("packages", ", ".join(
-        f"{k}=={val}" for k, val in v.environment.get("packages", {}).items()))
+    info.add_row(
+        "packages", ", ".join(f"{k}=={val}" for k, val in v.environment.get("packages", {}).items())
+    )
     if v.description:
         info.add_row("description", v.description)
     if v.tags:
@@ -215,15 +230,19 @@ def _print_version(v: ModelVersion) -> None:
     if v.signature and v.signature.features:
         table = Table(title="Features")
         for col in ("feature", "dtype", "missing", "min", "max", "mean", "top categories"):
-            table.add_column(col, justify="right" if col in ("missing", "min", "max", "mean")
-                             else "left")
+            table.add_column(
+                col, justify="right" if col in ("missing", "min", "max", "mean") else "left"
+            )
         for f in v.signature.features:
             p = features.get(f.name, {})
             cats = p.get("categories") or {}
             table.add_row(
-                f.name, f.dtype,
+                f.name,
+                f.dtype,
                 f"{p['missing_rate']:.2%}" if "missing_rate" in p else "-",
-                fmt_value(p.get("min")), fmt_value(p.get("max")), fmt_value(p.get("mean")),
+                fmt_value(p.get("min")),
+                fmt_value(p.get("max")),
+                fmt_value(p.get("mean")),
                 ", ".join(list(cats)[:4]),
             )
         out().print(table)
@@ -247,15 +266,23 @@ def diff(
         print_json(result.to_dict())
         return
     table = Table(title=f"{result.a} vs {result.b}")
-    for col, justify in (("section", "left"), ("key", "left"), (result.a, "right"),
-                         (result.b, "right"), ("Δ", "right")):
+    for col, justify in (
+        ("section", "left"),
+        ("key", "left"),
+        (result.a, "right"),
+        (result.b, "right"),
+        ("Δ", "right"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for row in result.rows:
         if not all_rows and not row.changed:
             continue
         delta = row.delta
         table.add_row(
-            row.section, row.key, fmt_value(row.a), fmt_value(row.b),
+            row.section,
+            row.key,
+            fmt_value(row.a),
+            fmt_value(row.b),
             "" if delta is None else f"{delta:+.4g}",
             style=None if row.changed else "dim",
         )
@@ -321,13 +348,15 @@ def history(
     registry = _registry()
     if at is not None or alias_name is not None:
         if at is None or alias_name is None:
-            raise InvalidInput("--alias and --at go together, e.g. --alias production --at "
-                               "2026-03-03T14:00.")
+            raise InvalidInput(
+                "--alias and --at go together, e.g. --alias production --at 2026-03-03T14:00."
+            )
         try:
             when = datetime.fromisoformat(at)
         except ValueError:
-            raise InvalidInput(f"--at must be an ISO time such as 2026-03-03T14:00; got {at!r}."
-                               ) from None
+            raise InvalidInput(
+                f"--at must be an ISO time such as 2026-03-03T14:00; got {at!r}."
+            ) from None
         version = registry.alias_at(name, alias_name, when)
         if as_json:
             print_json({"name": name, "alias": alias_name, "at": at, "version": version})
@@ -345,6 +374,7 @@ def history(
         table.add_column(col)
     for e in events:
         details = ", ".join(f"{k}={fmt_value(v)}" for k, v in e.details.items() if v is not None)
-        table.add_row(fmt_time(e.at), e.kind, fmt_value(e.version), e.actor, details,
-                      e.reason or "")
+        table.add_row(
+            fmt_time(e.at), e.kind, fmt_value(e.version), e.actor, details, e.reason or ""
+        )
     out().print(table)

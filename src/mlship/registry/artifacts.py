@@ -11,7 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from mlship.errors import ArtifactNotFound, ConfigError, IntegrityError
 
@@ -34,10 +34,14 @@ class StoredArtifact:
 
 def sha256_file(path: str | Path) -> str:
     """SHA-256 of a local file, read in chunks."""
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
+        return _sha256(fh)
+
+
+def _sha256(fh: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    while chunk := fh.read(_CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -82,20 +86,42 @@ class ArtifactStore:
         return path if fs.protocol in ("file", ("file", "local")) else fs.unstrip_protocol(path)
 
     def put_file(self, local_path: str | Path) -> StoredArtifact:
-        """Store a local file; returns its content address. Storing the same bytes twice is free."""
+        """Store a local file; returns its content address.
+
+        Storing bytes that are already stored uploads nothing, but the stored copy is read back and
+        replaced if it no longer matches: registering a model again repairs a damaged artifact.
+        """
         sha = sha256_file(local_path)
         size = Path(local_path).stat().st_size
         fs, _ = self._filesystem()
         target = self._path(sha)
-        if not fs.exists(target):
+        if not self._holds(fs, target, sha, size):
             tmp = f"{target}.tmp-{uuid.uuid4().hex}"
             fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
             fs.put_file(str(local_path), tmp)
             fs.mv(tmp, target)
         return StoredArtifact(uri=self.uri_for(sha), sha256=sha, size=size)
 
+    @staticmethod
+    def _holds(fs: AbstractFileSystem, target: str, sha256: str, size: int) -> bool:
+        """True when ``target`` exists and its bytes hash to ``sha256``."""
+        # Object stores cache listings, and someone may have changed the object since.
+        fs.invalidate_cache(target)
+        try:
+            if fs.size(target) == size:
+                with fs.open(target, "rb") as fh:
+                    if _sha256(fh) == sha256:
+                        return True
+        except FileNotFoundError:
+            return False
+        log.warning("Replacing the damaged artifact at %s with the bytes being registered", target)
+        return False
+
     def fetch(self, sha256: str, dest: str | Path) -> Path:
-        """Copy the artifact to ``dest`` and verify its hash; raises IntegrityError on mismatch."""
+        """Copy the artifact to ``dest`` and verify its hash; raises IntegrityError on mismatch.
+
+        ``dest`` is only written once the bytes are verified: a failed fetch leaves it as it was.
+        """
         fs, _ = self._filesystem()
         source = self._path(sha256)
         dest = Path(dest)
@@ -103,12 +129,16 @@ class ArtifactStore:
         tmp = dest.with_name(f"{dest.name}.tmp-{uuid.uuid4().hex}")
         try:
             fs.get_file(source, str(tmp))
+            actual = sha256_file(tmp)
         except FileNotFoundError:
+            tmp.unlink(missing_ok=True)
             raise ArtifactNotFound(
                 f"The artifact {sha256[:12]}... is missing from {self._root}. "
                 "Restore it from a backup of the artifact store, or register the model again."
             ) from None
-        actual = sha256_file(tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         if actual != sha256:
             tmp.unlink(missing_ok=True)
             raise IntegrityError(

@@ -21,7 +21,7 @@ class DiffRow:
 
     @property
     def changed(self) -> bool:
-        return self.a != self.b
+        return bool(self.a != self.b)
 
     @property
     def delta(self) -> float | None:

@@ -21,8 +21,8 @@ class LoadedModel:
     """A registered model version, loaded and ready to predict.
 
     Accepts a DataFrame, a list of row dicts or one dict. Columns are matched by name and put in the
-    signature's order; extra columns are ignored; missing features and values of the wrong type raise
-    :class:`~mlship.errors.InvalidInput` naming the column.
+    signature's order; extra columns are ignored; missing features and values of the wrong type
+    raise :class:`~mlship.errors.InvalidInput` naming the column.
     """
 
     def __init__(self, model: Any, version: ModelVersion) -> None:

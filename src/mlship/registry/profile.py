@@ -1,9 +1,9 @@
 """Training-data profile and fingerprint.
 
 The profile keeps, per feature, what data validation and drift detection need later without keeping
-the data: type, count, missing rate, range, mean/std, 101 quantiles (every percentile), an equal-width
-histogram, or category frequencies. Everything is vectorized: a 1,000,000 x 20 frame is profiled in
-well under a second.
+the data: type, count, missing rate, range, mean/std, 101 quantiles (every percentile), an
+equal-width histogram, or category frequencies. Everything is vectorized: a 1,000,000 x 20
+frame is profiled in well under a second.
 """
 
 from __future__ import annotations
@@ -74,14 +74,14 @@ def profile_column(series: pd.Series) -> dict[str, Any]:
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         base.update(kind="numeric", **_numeric_summary(values[~np.isnan(values)]))
     elif family == "bool":
-        values = series.dropna().astype(bool).to_numpy()
-        base.update(kind="boolean", true_rate=float(values.mean()) if len(values) else None)
+        flags = series.dropna().astype(bool).to_numpy()
+        base.update(kind="boolean", true_rate=float(flags.mean()) if len(flags) else None)
     elif family == "datetime":
-        values = series.dropna()
+        stamps = series.dropna()
         base.update(
             kind="datetime",
-            min=values.min().isoformat() if len(values) else None,
-            max=values.max().isoformat() if len(values) else None,
+            min=stamps.min().isoformat() if len(stamps) else None,
+            max=stamps.max().isoformat() if len(stamps) else None,
         )
     else:
         base.update(kind="categorical", **_categorical_summary(series))
@@ -90,8 +90,14 @@ def profile_column(series: pd.Series) -> dict[str, Any]:
 
 def _numeric_summary(values: np.ndarray[Any, np.dtype[np.float64]]) -> dict[str, Any]:
     if len(values) == 0:
-        return {"min": None, "max": None, "mean": None, "std": None, "quantiles": None,
-                "histogram": None}
+        return {
+            "min": None,
+            "max": None,
+            "mean": None,
+            "std": None,
+            "quantiles": None,
+            "histogram": None,
+        }
     ordered = np.sort(values)
     lo, hi = float(ordered[0]), float(ordered[-1])
     counts, edges = np.histogram(ordered, bins=HISTOGRAM_BINS, range=(lo, hi) if hi > lo else None)
@@ -121,7 +127,7 @@ def _categorical_summary(series: pd.Series) -> dict[str, Any]:
     counts = series.astype("object").dropna().map(str).value_counts()
     top = counts.iloc[:MAX_CATEGORIES]
     return {
-        "n_unique": int(len(counts)),
+        "n_unique": len(counts),
         "categories": {str(k): int(v) for k, v in top.items()},
         "other_count": int(counts.iloc[MAX_CATEGORIES:].sum()),
     }
@@ -131,8 +137,8 @@ def fingerprint_frame(frame: pd.DataFrame) -> str:
     """SHA-256 of a canonical encoding of ``frame``: equal for the same rows and columns.
 
     Columns are taken in name order (their order in the file does not matter), rows in their order.
-    Numbers are encoded as little-endian float64/int64 with one NaN bit pattern, text through pandas'
-    stable value hash. ``1`` in an int column and ``1.0`` in a float column are different data.
+    Numbers are encoded as little-endian float64/int64 with one NaN bit pattern, text through
+    pandas' stable value hash. ``1`` in an int column and ``1.0`` in a float column differ.
     """
     import pandas as pd
 

@@ -58,9 +58,7 @@ class Registry:
         self._load_lock = threading.Lock()
 
     @classmethod
-    def open(
-        cls, settings: StoreSettings, *, environ: Mapping[str, str] | None = None
-    ) -> Registry:
+    def open(cls, settings: StoreSettings, *, environ: Mapping[str, str] | None = None) -> Registry:
         """Open (and migrate) the store and artifact store that ``settings`` name."""
         store = open_store(settings.db_url)
         artifacts = ArtifactStore(settings.artifacts, s3_endpoint_url=settings.s3_endpoint_url)
@@ -159,7 +157,10 @@ class Registry:
                 version,
                 "registered",
                 reason,
-                {"format": prepared.columns["format"], "sha256": prepared.columns["artifact_sha256"]},
+                {
+                    "format": prepared.columns["format"],
+                    "sha256": prepared.columns["artifact_sha256"],
+                },
             )
         log.info("Registered %s@%d", name, version)
         return self.get(f"{name}@{version}")
@@ -211,7 +212,7 @@ class Registry:
     # ----------------------------------------------------------------------------- reading
 
     def resolve(self, ref: str | ModelRef) -> tuple[str, int]:
-        """``(name, version)`` for ``fraud``, ``fraud@4``, ``fraud@latest`` or ``fraud@production``."""
+        """``(name, version)`` for ``fraud``, ``fraud@4``, ``fraud@latest`` or ``fraud@prod``."""
         parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
         with self._store.read() as conn:
             return parsed.name, self._resolve(conn, parsed)
@@ -225,9 +226,11 @@ class Registry:
                 )
             ).scalar()
             if version is None:
-                known = conn.execute(
-                    sa.select(aliases.c.alias).where(aliases.c.model_id == model_id)
-                ).scalars().all()
+                known = (
+                    conn.execute(sa.select(aliases.c.alias).where(aliases.c.model_id == model_id))
+                    .scalars()
+                    .all()
+                )
                 raise VersionNotFound(
                     f"Model {ref.name!r} has no alias {ref.alias!r}."
                     + _suggest(ref.alias, list(known), "aliases")
@@ -257,7 +260,8 @@ class Registry:
         if model_id is None:
             names = conn.execute(sa.select(models.c.name)).scalars().all()
             raise ModelNotFound(
-                f"No model named {name!r}." + _suggest(name, list(names), "models")
+                f"No model named {name!r}."
+                + _suggest(name, list(names), "models")
                 + " List models with: mlship models list"
             )
         return int(model_id)
@@ -376,7 +380,11 @@ class Registry:
                     .values(version=version, updated_at=utcnow())
                 )
             self._record(
-                conn, parsed.name, version, "alias_set", reason,
+                conn,
+                parsed.name,
+                version,
+                "alias_set",
+                reason,
                 {"alias": alias, "previous_version": previous},
             )
             return self._versions(conn, parsed.name, version=version)[0]
@@ -399,11 +407,15 @@ class Registry:
         with self._store.write() as conn:
             version = self._resolve(conn, parsed)
             model_id = self._model_id(conn, parsed.name)
-            held = conn.execute(
-                sa.select(aliases.c.alias).where(
-                    aliases.c.model_id == model_id, aliases.c.version == version
+            held = (
+                conn.execute(
+                    sa.select(aliases.c.alias).where(
+                        aliases.c.model_id == model_id, aliases.c.version == version
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             if held:
                 raise Conflict(
                     f"{parsed.name}@{version} carries the alias(es) {', '.join(held)}; move or "
@@ -524,7 +536,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _to_version(row: Mapping[str, Any], alias_names: tuple[str, ...]) -> ModelVersion:
+def _to_version(row: sa.RowMapping, alias_names: tuple[str, ...]) -> ModelVersion:
     signature = _json(row["signature"])
     return ModelVersion(
         name=row["name"],
@@ -552,7 +564,7 @@ def _to_version(row: Mapping[str, Any], alias_names: tuple[str, ...]) -> ModelVe
     )
 
 
-def _to_event(row: Mapping[str, Any]) -> Event:
+def _to_event(row: sa.RowMapping) -> Event:
     return Event(
         id=int(row["id"]),
         at=as_utc(row["at"]),
@@ -563,4 +575,3 @@ def _to_event(row: Mapping[str, Any]) -> Event:
         reason=row["reason"],
         details=_json(row["details"]) or {},
     )
-

@@ -2,7 +2,7 @@
 
 SQLite runs in WAL mode with a busy timeout, and every write transaction starts with
 ``BEGIN IMMEDIATE`` so that concurrent writers queue instead of failing on lock upgrade.
-PostgreSQL write transactions are ordinary READ COMMITTED transactions that lock the rows they change.
+PostgreSQL write transactions are READ COMMITTED transactions that lock the rows they change.
 """
 
 from __future__ import annotations
@@ -153,7 +153,9 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
 
 
 def _unavailable(masked_url: str, exc: BaseException) -> StoreUnavailable:
-    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    reason = (
+        str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    )
     return StoreUnavailable(
         f"Cannot open the mlship store at {masked_url}: {reason}. "
         "Check MLSHIP_DB_URL and that the database server is running."

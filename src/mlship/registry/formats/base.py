@@ -1,8 +1,9 @@
 """The model-format extension point.
 
-A format turns what the user hands to ``register`` (an object or a path) into one file to store plus a
-``load_spec`` (how to load it back), and turns stored bytes back into a model object with ``predict``.
-Formats are plain objects collected in a :class:`FormatRegistry` that is passed in, never a global.
+A format turns what the user hands to ``register`` (an object or a path) into one file to store
+plus a ``load_spec`` (how to load it back), and turns stored bytes back into a model object with
+``predict``. Formats are plain objects collected in a :class:`FormatRegistry` that is passed in,
+never a global.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class ModelFormat(Protocol):
         ...
 
     def prepare(self, source: Any, workdir: Path, *, trusted: bool) -> PreparedArtifact:
-        """Write ``source`` (object or path) as one file under ``workdir``; refuse unsafe content."""
+        """Write ``source`` (object or path) as one file under ``workdir``; refuse unsafe input."""
         ...
 
     def load(self, path: Path, load_spec: dict[str, Any], workdir: Path) -> Any:

@@ -7,7 +7,6 @@ MLflow.
 
 from __future__ import annotations
 
-import io
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -109,10 +108,7 @@ class MlflowFormat:
 
     def _load_folder(self, folder: Path) -> PyfuncModel:
         pyfunc = _require_mlflow()
-        stderr = io.StringIO()
         try:
             return PyfuncModel(pyfunc.load_model(str(folder)))
         except Exception as exc:  # MLflow raises many kinds of error on bad folders
-            raise UnsupportedFormat(
-                f"MLflow could not load the model in {folder}: {exc}{stderr.getvalue()}"
-            ) from None
+            raise UnsupportedFormat(f"MLflow could not load the model in {folder}: {exc}") from None

@@ -2,7 +2,8 @@
 
 Either one 2-D input tensor ``[N, F]`` (features in signature order) or one input per feature.
 Classifier outputs from skl2onnx (a label tensor plus probabilities as a tensor or a list of maps)
-and plain regression outputs are understood.
+and plain regression outputs are understood. A classifier's labels are read from its graph when the
+``onnx`` package is installed (it is wherever skl2onnx is), else from the ZipMap output.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from mlship.registry.formats.base import PreparedArtifact
 
 if TYPE_CHECKING:
     import pandas as pd
+
+_CLASS_LABEL_ATTRIBUTES = ("classlabels_ints", "classlabels_int64s", "classlabels_strings")
+"""Attributes of the ai.onnx.ml classifier and ZipMap operators that hold the class labels."""
 
 _ONNX_NUMPY = {
     "tensor(float)": np.float32,
@@ -100,10 +104,20 @@ class OnnxFormat:
     def prepare(self, source: Any, workdir: Path, *, trusted: bool) -> PreparedArtifact:
         if isinstance(source, Path):
             path = source
-        else:
+        elif self.accepts_object(source):
             path = workdir / "model.onnx"
             path.write_bytes(source.SerializeToString())
+        else:
+            raise UnsupportedFormat(
+                f"The onnx format takes an .onnx file or an onnx.ModelProto, not a "
+                f"{type(source).__name__}. Convert the model first (e.g. skl2onnx.to_onnx), or "
+                "leave out format= to let mlship choose."
+            )
         model = self.load(path, {}, workdir)
+        if model.classes_ is None:
+            classes = graph_classes(path)
+            if classes is not None:
+                model.classes_ = np.asarray(classes)
         names = model.input_names if not model.single_tensor_input else None
         return PreparedArtifact(
             path=path, load_spec={"runtime": "onnxruntime"}, model=model, feature_names=names
@@ -126,3 +140,33 @@ class OnnxFormat:
         if classes is not None:
             model.classes_ = np.asarray(classes)
         return model
+
+
+def graph_classes(path: Path) -> list[Any] | None:
+    """The class labels of the classifier in the ONNX graph at ``path``, in probability order.
+
+    None when the graph holds no ai.onnx.ml classifier or ZipMap node, or when the ``onnx`` package
+    (needed to read the graph; onnxruntime does not expose it) is not installed.
+    """
+    try:
+        import onnx
+    except ImportError:
+        return None
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # onnxruntime already accepted the file; a parse failure here is not fatal
+        return None
+    # The node nearest the outputs decides: a ZipMap or the final classifier of a pipeline.
+    for node in reversed(graph.node):
+        for attribute in node.attribute:
+            if attribute.name == "classlabels_strings" and attribute.strings:
+                return [label.decode("utf-8") for label in attribute.strings]
+            if attribute.name in _CLASS_LABEL_ATTRIBUTES and attribute.ints:
+                return [int(label) for label in attribute.ints]
+    # skl2onnx converts classifiers without an ai.onnx.ml operator (naive Bayes, MLP) to an ArgMax
+    # over the probabilities that indexes a constant named "classes".
+    for initializer in graph.initializer:
+        if initializer.name == "classes":
+            values = onnx.numpy_helper.to_array(initializer).ravel().tolist()
+            return [v.decode("utf-8") if isinstance(v, bytes) else v for v in values]
+    return None

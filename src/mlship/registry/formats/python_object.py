@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlship.errors import UnsafeArtifact
+from mlship.errors import UnsafeArtifact, UnsupportedFormat
 from mlship.registry.formats.base import PreparedArtifact
 
 
@@ -22,17 +22,30 @@ class PythonFormat:
 
     def prepare(self, source: Any, workdir: Path, *, trusted: bool) -> PreparedArtifact:
         if not trusted:
+            what = (
+                f"{source.name} is a pickle"
+                if isinstance(source, Path)
+                else f"A {type(source).__name__} object can only be stored as a pickle"
+            )
             raise UnsafeArtifact(
-                f"A {type(source).__name__} object can only be stored as a pickle, and loading a "
-                "pickle runs its code. Register it with trusted=True (CLI: --trusted) if you trust "
-                "it, or use a scikit-learn or ONNX model."
+                f"{what}, and loading a pickle runs its code. Register it with trusted=True "
+                "(CLI: --trusted) if you trust it, or use a scikit-learn or ONNX model."
             )
         import cloudpickle
 
         if isinstance(source, Path):
             path = source
-            with open(path, "rb") as fh:
-                model = cloudpickle.load(fh)
+            try:
+                with open(path, "rb") as fh:
+                    model = cloudpickle.load(fh)
+            except Exception as exc:  # unpickling fails with whatever error the bytes provoke
+                raise UnsupportedFormat(
+                    f"{path.name} is not a readable cloudpickle file: {exc}"
+                ) from None
+            if not callable(getattr(model, "predict", None)):
+                raise UnsupportedFormat(
+                    f"{path.name} holds a {type(model).__name__}, which has no 'predict' method."
+                )
         else:
             path = workdir / "model.cloudpickle"
             with open(path, "wb") as fh:

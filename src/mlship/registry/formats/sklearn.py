@@ -15,6 +15,7 @@ from mlship.registry.formats.base import PreparedArtifact
 
 SAFE_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "xgboost.", "lightgbm.", "collections.")
 _PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+_MODEL_PACKAGES = ("sklearn", "xgboost", "lightgbm")
 
 
 def _is_safe_type(name: str) -> bool:
@@ -28,7 +29,7 @@ class SklearnFormat:
 
     def accepts_object(self, obj: Any) -> bool:
         module = type(obj).__module__
-        return hasattr(obj, "predict") and module.split(".")[0] in ("sklearn", "xgboost", "lightgbm")
+        return hasattr(obj, "predict") and module.split(".")[0] in _MODEL_PACKAGES
 
     def accepts_path(self, path: Path) -> bool:
         return path.is_file() and path.suffix in (".skops", *_PICKLE_SUFFIXES)
@@ -54,7 +55,10 @@ class SklearnFormat:
                 "Loading them may run their code. If you wrote or audited them, register again "
                 "with trusted=True (CLI: --trusted)."
             )
-        model = sio.load(path, trusted=untrusted)
+        try:
+            model = sio.load(path, trusted=untrusted)
+        except Exception as exc:  # a type that cannot be imported here, a damaged array, ...
+            raise UnsupportedFormat(f"skops could not load {path.name}: {exc}") from None
         return PreparedArtifact(
             path=path,
             load_spec={"serializer": "skops", "trusted_types": untrusted},
@@ -65,13 +69,17 @@ class SklearnFormat:
     def _prepare_pickle(self, path: Path, *, trusted: bool) -> PreparedArtifact:
         if not trusted:
             raise UnsafeArtifact(
-                f"{path.name} is a pickle (joblib) file: loading it runs whatever code it contains. "
-                "mlship refuses pickles unless you say you trust the file: pass trusted=True "
-                "(CLI: --trusted), or save the model with skops.io.dump and register the .skops file."
+                f"{path.name} is a pickle (joblib) file: loading it runs whatever code it "
+                "contains. mlship refuses pickles unless you say you trust the file: pass "
+                "trusted=True (CLI: --trusted), or save the model with skops.io.dump and register "
+                "the .skops file."
             )
         import joblib
 
-        model = joblib.load(path)
+        try:
+            model = joblib.load(path)
+        except Exception as exc:  # unpickling fails with whatever error the bytes provoke
+            raise UnsupportedFormat(f"{path.name} is not a readable joblib file: {exc}") from None
         if not hasattr(model, "predict"):
             raise UnsupportedFormat(f"{path.name} holds a {type(model).__name__}, not a model.")
         return PreparedArtifact(
@@ -84,7 +92,7 @@ class SklearnFormat:
     def load(self, path: Path, load_spec: dict[str, Any], workdir: Path) -> Any:
         if load_spec.get("serializer") == "joblib":
             if not load_spec.get("trusted"):
-                raise UnsafeArtifact("Refusing to load a pickle that was not registered as trusted.")
+                raise UnsafeArtifact("Refusing to load a pickle not registered as trusted.")
             import joblib
 
             return joblib.load(path)
