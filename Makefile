@@ -27,7 +27,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 demo: install
-	$(VENV)/bin/python -m mlship.demo
+	$(VENV)/bin/mlship demo
 
 bench: install
 	bash bench/run.sh

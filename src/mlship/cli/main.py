@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -28,6 +30,19 @@ def version() -> None:
     from mlship import __version__
 
     typer.echo(__version__)
+
+
+@app.command("demo")
+def demo(
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", help="Folder for the demo store (default: a new temp dir)."),
+    ] = None,
+) -> None:
+    """Run the model life cycle on generated data, in a throw-away store."""
+    from mlship.demo import run_demo
+
+    raise typer.Exit(run_demo(home))
 
 
 def main(argv: list[str] | None = None) -> None:
