@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +48,40 @@ def actor_from_env(environ: Mapping[str, str] | None = None) -> str:
         if env.get(key):
             return env[key]
     return "unknown"
+
+
+PROJECT_FILE = "mlship.toml"
+
+
+def read_project_config(path: str | Path | None = None) -> dict[str, Any]:
+    """The tables of ``mlship.toml`` (``path``, else ``./mlship.toml`` if it exists, else empty).
+
+    A syntax error names the file and the line.
+    """
+    import tomllib
+
+    from mlship.errors import ConfigError
+
+    if path is None:
+        candidate = Path(PROJECT_FILE)
+        if not candidate.is_file():
+            return {}
+        path = candidate
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"The config file {path} does not exist.")
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}.") from None
+
+
+def config_table(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """One table (e.g. ``gates``) of a project config; a non-table value is an error."""
+    from mlship.errors import ConfigError
+
+    table = config.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] in {PROJECT_FILE} must be a table, e.g. [{name}] then keys.")
+    return table

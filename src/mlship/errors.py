@@ -17,7 +17,9 @@ Tree::
     ├── UnsafeArtifact         refusing to unpickle / load untrusted content
     ├── IntegrityError         stored bytes no longer match their recorded SHA-256
     ├── UnsupportedFormat      the artifact is no model format mlship knows
-    └── Conflict               the request contradicts current state (archive an aliased version)
+    ├── Conflict               the request contradicts current state (archive an aliased version)
+    └── CheckFailed            a check found a problem (exit code 1)
+        └── GateFailed         a gate refused the candidate (exit code 1)
 """
 
 from __future__ import annotations
@@ -82,3 +84,13 @@ class UnsupportedFormat(MlshipError):
 
 class Conflict(MlshipError):
     """The request contradicts the current state of the registry."""
+
+
+class CheckFailed(MlshipError):
+    """Data validation or model sanity found a problem: the run is a failure, not an error."""
+
+    exit_code = 1
+
+
+class GateFailed(CheckFailed):
+    """A gate refused the candidate version (worse than the baseline, a slice, latency, memory)."""

@@ -340,12 +340,12 @@ def test_store_tables_match_migrations(registry: Registry) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from mlship.store.schema import metadata
+    from mlship.store.schema import SCHEMA_REVISION, metadata
 
     with registry.store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == []
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_REVISION
 
 
 def test_fingerprint_differs_when_rows_change(registry: Registry) -> None:

@@ -6,7 +6,14 @@ import importlib
 
 import pytest
 
-PACKAGES = ["mlship", "mlship.registry", "mlship.store", "mlship.registry.formats", "mlship.cli"]
+PACKAGES = [
+    "mlship",
+    "mlship.checks",
+    "mlship.cli",
+    "mlship.registry",
+    "mlship.registry.formats",
+    "mlship.store",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mlship.cli import models
+from mlship.cli import checks, models
 
 app = typer.Typer(
     name="mlship",
@@ -22,6 +22,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(models.app, name="models")
+app.command("check")(checks.check)
+app.command("gate")(checks.gate)
 
 
 @app.command("version")

@@ -22,6 +22,12 @@ def print_version(v: ModelVersion, console: Console) -> None:
     info.add_row("model", v.ref + (f"  ({', '.join(v.aliases)})" if v.aliases else ""))
     info.add_row("created", fmt_time(v.created_at))
     info.add_row("status", v.status)
+    blessed = {
+        None: "never gated",
+        True: "yes (latest gate passed)",
+        False: "NO (latest gate failed)",
+    }
+    info.add_row("blessed", blessed[v.blessed])
     info.add_row("format", v.format)
     info.add_row("artifact", f"{v.artifact_uri} ({v.artifact_size:,} bytes)")
     info.add_row("sha256", v.artifact_sha256)

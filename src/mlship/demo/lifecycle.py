@@ -17,11 +17,10 @@ NAME = "fraud_detector"
 
 
 def _pipeline(estimator: Any, frame: pd.DataFrame) -> Any:
+    import pandas as pd
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    import pandas as pd
 
     features = [c for c in frame.columns if c != LABEL]
     numeric = [c for c in features if pd.api.types.is_numeric_dtype(frame[c])]

@@ -57,6 +57,10 @@ class ArtifactStore:
     def root(self) -> str:
         return self._root
 
+    @property
+    def s3_endpoint_url(self) -> str | None:
+        return self._s3_endpoint_url
+
     def _filesystem(self) -> tuple[AbstractFileSystem, str]:
         import fsspec
 

@@ -80,6 +80,8 @@ class ModelVersion:
     parent_version: int | None
     aliases: tuple[str, ...] = ()
     load_spec: dict[str, Any] = field(default_factory=dict)
+    blessed: bool | None = None
+    """Whether the latest gate run passed; None when the version was never gated."""
 
     @property
     def ref(self) -> str:
@@ -93,6 +95,7 @@ class ModelVersion:
             "created_at": self.created_at.isoformat(),
             "status": self.status,
             "aliases": list(self.aliases),
+            "blessed": self.blessed,
             "format": self.format,
             "artifact": {
                 "uri": self.artifact_uri,
@@ -159,4 +162,32 @@ class Event:
             "actor": self.actor,
             "reason": self.reason,
             "details": self.details,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRun:
+    """One stored run of ``check`` or ``gate`` on a version: its verdict and full report."""
+
+    id: int
+    name: str
+    version: int
+    kind: str
+    passed: bool
+    baseline: str | None
+    data_fingerprint: str | None
+    created_at: datetime
+    report: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model": self.name,
+            "version": self.version,
+            "kind": self.kind,
+            "passed": self.passed,
+            "baseline": self.baseline,
+            "data_fingerprint": self.data_fingerprint,
+            "created_at": self.created_at.isoformat(),
+            "report": self.report,
         }

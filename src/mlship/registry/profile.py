@@ -24,6 +24,7 @@ MAX_CATEGORIES = 1000
 """Categories beyond the most frequent 1,000 are counted together as ``other_count``."""
 
 PROFILE_VERSION = 1
+_MISSING_TEXT = "\x00<NA>"
 
 
 def dtype_family(series: pd.Series) -> str:
@@ -124,7 +125,11 @@ def sorted_quantiles(ordered: np.ndarray[Any, Any], levels: tuple[float, ...]) -
 
 
 def _categorical_summary(series: pd.Series) -> dict[str, Any]:
-    counts = series.astype("object").dropna().map(str).value_counts()
+    counts = series.value_counts(dropna=True, sort=False)
+    if not all(isinstance(k, str) for k in counts.index[:MAX_CATEGORIES]):
+        # Mixed or non-text categories: count by their text, as validation compares them.
+        counts = counts.groupby(counts.index.map(str)).sum()
+    counts = counts.sort_values(ascending=False, kind="stable")
     top = counts.iloc[:MAX_CATEGORIES]
     return {
         "n_unique": len(counts),
@@ -157,11 +162,7 @@ def fingerprint_frame(frame: pd.DataFrame) -> str:
         elif family == "bool" and not series.hasnans:
             digest.update(series.to_numpy(dtype=np.uint8).tobytes())
         else:
-            as_text = series.astype("object").where(series.notna(), None)
-            hashed = pd.util.hash_pandas_object(as_text.map(_text), index=False).to_numpy()
+            text = series if isinstance(series.dtype, pd.StringDtype) else series.astype("string")
+            hashed = pd.util.hash_pandas_object(text.fillna(_MISSING_TEXT), index=False).to_numpy()
             digest.update(hashed.astype("<u8").tobytes())
     return digest.hexdigest()
-
-
-def _text(value: object) -> str:
-    return "\x00<NA>" if value is None else str(value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 import tempfile
 import threading
@@ -17,10 +16,11 @@ import sqlalchemy as sa
 from mlship.config import StoreSettings, actor_from_env
 from mlship.errors import Conflict, ModelNotFound, VersionNotFound
 from mlship.registry.artifacts import ArtifactStore
-from mlship.registry.model_version import Event, ModelSummary, ModelVersion, Signature
+from mlship.registry.model_version import CheckRun, Event, ModelSummary, ModelVersion
 from mlship.registry.reference import ModelRef, validate_alias, validate_model_name
+from mlship.registry.rows import to_check_run, to_event, to_version
 from mlship.store import Store, as_utc, open_store, utcnow
-from mlship.store.schema import aliases, events, model_versions, models
+from mlship.store.schema import aliases, check_runs, events, model_versions, models
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -301,8 +301,19 @@ class Registry:
         by_version: dict[int, list[str]] = {}
         for alias, v in conn.execute(alias_query):
             by_version.setdefault(v, []).append(alias)
+        gate_query = (
+            sa.select(check_runs.c.version, check_runs.c.passed)
+            .join(models, models.c.id == check_runs.c.model_id)
+            .where(models.c.name == name, check_runs.c.kind == "gate")
+            .order_by(check_runs.c.id)
+        )
+        if version is not None:
+            gate_query = gate_query.where(check_runs.c.version == version)
+        blessed = {int(v): bool(p) for v, p in conn.execute(gate_query)}  # the last run wins
         return [
-            _to_version(row._mapping, tuple(by_version.get(row.version, ())))
+            to_version(
+                row._mapping, tuple(by_version.get(row.version, ())), blessed.get(row.version)
+            )
             for row in conn.execute(query)
         ]
 
@@ -464,6 +475,78 @@ class Registry:
             self._record(conn, parsed.name, version, "updated", reason, {"changed": sorted(values)})
             return self._versions(conn, parsed.name, version=version)[0]
 
+    # ----------------------------------------------------------------------------- check runs
+
+    def record_check_run(
+        self,
+        ref: str | ModelRef,
+        *,
+        kind: str,
+        passed: bool,
+        report: dict[str, Any],
+        baseline: str | None = None,
+        data_fingerprint: str | None = None,
+        reason: str | None = None,
+    ) -> CheckRun:
+        """Store a check or gate run on a version; a gate run decides whether it is blessed."""
+        parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
+        with self._store.write() as conn:
+            version = self._resolve(conn, parsed)
+            model_id = self._model_id(conn, parsed.name)
+            run_id = conn.execute(
+                sa.insert(check_runs)
+                .values(
+                    model_id=model_id,
+                    version=version,
+                    kind=kind,
+                    passed=passed,
+                    baseline=baseline,
+                    data_fingerprint=data_fingerprint,
+                    created_at=utcnow(),
+                    report=report,
+                )
+                .returning(check_runs.c.id)
+            ).scalar_one()
+            self._record(
+                conn,
+                parsed.name,
+                version,
+                f"{kind}_{'passed' if passed else 'failed'}",
+                reason,
+                {"run_id": run_id, "baseline": baseline},
+            )
+            row = conn.execute(sa.select(check_runs).where(check_runs.c.id == run_id)).one()
+            return to_check_run(row._mapping, parsed.name)
+
+    def check_runs(self, ref: str | ModelRef, *, kind: str | None = None) -> list[CheckRun]:
+        """The check/gate runs of a version, newest first."""
+        parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
+        with self._store.read() as conn:
+            version = self._resolve(conn, parsed)
+            model_id = self._model_id(conn, parsed.name)
+            query = (
+                sa.select(check_runs)
+                .where(check_runs.c.model_id == model_id, check_runs.c.version == version)
+                .order_by(check_runs.c.id.desc())
+            )
+            if kind is not None:
+                query = query.where(check_runs.c.kind == kind)
+            return [to_check_run(r._mapping, parsed.name) for r in conn.execute(query)]
+
+    def record_event(
+        self,
+        name: str,
+        kind: str,
+        *,
+        version: int | None = None,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Append an event to the ledger of model ``name`` (used by other subsystems)."""
+        with self._store.write() as conn:
+            self._model_id(conn, name)
+            self._record(conn, name, version, kind, reason, details or {})
+
     # ----------------------------------------------------------------------------- ledger
 
     def history(self, name: str) -> list[Event]:
@@ -473,7 +556,7 @@ class Registry:
             rows = conn.execute(
                 sa.select(events).where(events.c.model == name).order_by(events.c.id)
             ).all()
-        return [_to_event(r._mapping) for r in rows]
+        return [to_event(r._mapping) for r in rows]
 
     def alias_at(self, name: str, alias: str, when: datetime) -> int | None:
         """The version ``alias`` pointed at, at time ``when`` (None: it pointed nowhere)."""
@@ -530,48 +613,3 @@ def _suggest(name: str, candidates: list[str], what: str) -> str:
         shown = sorted(candidates)[:10]
         return f" Known {what}: {', '.join(shown)}{' ...' if len(candidates) > 10 else ''}."
     return ""
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def _to_version(row: sa.RowMapping, alias_names: tuple[str, ...]) -> ModelVersion:
-    signature = _json(row["signature"])
-    return ModelVersion(
-        name=row["name"],
-        version=int(row["version"]),
-        created_at=as_utc(row["created_at"]),
-        status=row["status"],
-        format=row["format"],
-        artifact_uri=row["artifact_uri"],
-        artifact_sha256=row["artifact_sha256"],
-        artifact_size=int(row["artifact_size"]),
-        signature=Signature.from_dict(signature) if signature else None,
-        metrics=_json(row["metrics"]),
-        params=_json(row["params"]),
-        tags=_json(row["tags"]),
-        description=row["description"],
-        label=row["label"],
-        data_fingerprint=row["data_fingerprint"],
-        data_profile=_json(row["data_profile"]),
-        row_count=row["row_count"],
-        environment=_json(row["environment"]),
-        git_commit=row["git_commit"],
-        parent_version=row["parent_version"],
-        aliases=alias_names,
-        load_spec=_json(row["load_spec"]),
-    )
-
-
-def _to_event(row: sa.RowMapping) -> Event:
-    return Event(
-        id=int(row["id"]),
-        at=as_utc(row["at"]),
-        model=row["model"],
-        version=row["version"],
-        kind=row["kind"],
-        actor=row["actor"],
-        reason=row["reason"],
-        details=_json(row["details"]) or {},
-    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 """The Alembic revision this code expects; the store is migrated to it on open."""
 
 metadata = sa.MetaData()
@@ -75,4 +75,19 @@ events = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("details", Json, nullable=False),
     sa.Index("ix_events_model_at", "model", "at"),
+)
+
+check_runs = sa.Table(
+    "check_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("baseline", sa.String(250), nullable=True),
+    sa.Column("data_fingerprint", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("report", Json, nullable=False),
+    sa.Index("ix_check_runs_model_version", "model_id", "version", "kind"),
 )

@@ -1,0 +1,399 @@
+"""The model-format contract: every format registers, loads back and predicts like the original.
+
+Each test runs on every store backend (the ``registry`` fixture is parametrized over SQLite and
+PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from mlship.errors import UnsafeArtifact, UnsupportedFormat
+from mlship.registry import Feature, Registry, Signature
+from tests.conftest import fit_logreg, fit_pipeline
+
+LABEL = "is_fraud"
+NUMERIC_FEATURES = (
+    Feature("amount", "float"),
+    Feature("hour", "int"),
+    Feature("distance", "float"),
+)
+
+# MLflow warns about its own type hints when mlflow.pyfunc is first imported.
+mlflow_import_warning = pytest.mark.filterwarnings(
+    "ignore:.*Any type hint is inferred as AnyType:UserWarning"
+)
+
+
+class AmountRule:
+    """A hand-written classifier: the fraud probability rises with the amount."""
+
+    def __init__(self, cut: float, scale: float) -> None:
+        self.cut = cut
+        self.scale = scale
+        self.classes_ = np.array([0, 1])
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+        fraud = 1.0 / (1.0 + np.exp(-(frame["amount"].to_numpy() - self.cut) / self.scale))
+        return np.column_stack([1.0 - fraud, fraud])
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray[Any, Any]:
+        return self.classes_[self.predict_proba(frame).argmax(axis=1)]
+
+
+def features(frame: pd.DataFrame, label: str = LABEL) -> pd.DataFrame:
+    return frame.drop(columns=[label])
+
+
+def classifier_signature(inputs: tuple[Feature, ...] = NUMERIC_FEATURES) -> Signature:
+    return Signature(features=inputs, output_kind="classification", classes=(0, 1), has_proba=True)
+
+
+def assert_same_classifier(loaded: Any, model: Any, rows: pd.DataFrame) -> None:
+    np.testing.assert_array_equal(loaded.predict(rows), model.predict(rows))
+    np.testing.assert_array_equal(loaded.predict_proba(rows), model.predict_proba(rows))
+
+
+def save_onnx(model: Any, rows: pd.DataFrame, path: Path, options: dict[str, Any] | None) -> Path:
+    from skl2onnx import to_onnx
+
+    path.write_bytes(
+        to_onnx(model, rows.to_numpy(np.float32)[:1], options=options).SerializeToString()
+    )
+    return path
+
+
+def save_garbage(path: Path) -> Path:
+    path.write_bytes(b"this is not a model\n" * 8)
+    return path
+
+
+# ------------------------------------------------------------------------------------- sklearn
+
+
+def test_sklearn_classifier_round_trips_through_skops(
+    registry: Registry, numeric_frame: pd.DataFrame
+) -> None:
+    model = fit_logreg(numeric_frame)
+
+    version = registry.register(model, "fraud", train_data=numeric_frame, label=LABEL)
+    loaded = registry.load(version.ref)
+
+    assert version.format == "sklearn"
+    assert version.load_spec["serializer"] == "skops"
+    assert loaded.signature == classifier_signature()
+    assert_same_classifier(loaded, model, features(numeric_frame))
+
+
+def test_pipeline_with_one_hot_encoding_round_trips(
+    registry: Registry, transactions: pd.DataFrame
+) -> None:
+    model = fit_pipeline(transactions)
+
+    version = registry.register(model, "fraud", train_data=transactions, label=LABEL)
+    loaded = registry.load(version.ref)
+
+    assert version.format == "sklearn"
+    assert loaded.signature == classifier_signature(
+        (*NUMERIC_FEATURES, Feature("country", "string"))
+    )
+    assert_same_classifier(loaded, model, features(transactions))
+
+
+def test_regressor_signature_is_regression(registry: Registry, numeric_frame: pd.DataFrame) -> None:
+    frame = features(numeric_frame)
+    model = Ridge().fit(features(frame, "amount"), frame["amount"])
+
+    version = registry.register(model, "amount", train_data=frame, label="amount")
+    loaded = registry.load(version.ref)
+
+    assert loaded.signature == Signature(
+        features=(Feature("hour", "int"), Feature("distance", "float")), output_kind="regression"
+    )
+    assert not loaded.has_proba
+    np.testing.assert_array_equal(
+        loaded.predict(features(frame, "amount")), model.predict(features(frame, "amount"))
+    )
+
+
+def test_saved_skops_file_is_stored_as_it_is(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Check that a .skops file is stored byte for byte, so its hash is the file's hash."""
+    model = fit_logreg(numeric_frame)
+    path = tmp_path / "model.skops"
+    sio.dump(model, path)
+
+    version = registry.register(path, "fraud", train_data=numeric_frame, label=LABEL)
+    loaded = registry.load(version.ref)
+
+    assert version.format == "sklearn"
+    assert version.artifact_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert loaded.signature == classifier_signature()
+    assert_same_classifier(loaded, model, features(numeric_frame))
+
+
+def test_joblib_file_is_refused_without_trusted(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.joblib"
+    joblib.dump(fit_logreg(numeric_frame), path)
+
+    with pytest.raises(UnsafeArtifact, match="trusted=True"):
+        registry.register(path, "fraud", train_data=numeric_frame, label=LABEL)
+    assert registry.list_models() == []
+
+
+def test_joblib_file_loads_when_trusted(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = fit_logreg(numeric_frame)
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+
+    version = registry.register(path, "fraud", train_data=numeric_frame, label=LABEL, trusted=True)
+    loaded = registry.load(version.ref)
+
+    assert version.load_spec["serializer"] == "joblib"
+    assert loaded.signature == classifier_signature()
+    assert_same_classifier(loaded, model, features(numeric_frame))
+
+
+def test_skops_file_with_a_custom_type_is_refused_without_trusted(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "rule.skops"
+    sio.dump(AmountRule(cut=60.0, scale=10.0), path)
+
+    with pytest.raises(UnsafeArtifact) as refused:
+        registry.register(path, "rule", train_data=numeric_frame, label=LABEL)
+    assert f"{AmountRule.__module__}.AmountRule" in str(refused.value)
+    assert "trusted=True" in str(refused.value)
+    assert registry.list_models() == []
+
+
+def test_skops_file_with_a_custom_type_loads_when_trusted(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    model = AmountRule(cut=60.0, scale=10.0)
+    path = tmp_path / "rule.skops"
+    sio.dump(model, path)
+
+    version = registry.register(path, "rule", train_data=numeric_frame, label=LABEL, trusted=True)
+    loaded = registry.load(version.ref)
+
+    assert version.load_spec["trusted_types"] == [f"{AmountRule.__module__}.AmountRule"]
+    assert isinstance(loaded.raw, AmountRule)
+    assert loaded.signature == classifier_signature()
+    assert_same_classifier(loaded, model, features(numeric_frame))
+
+
+# ------------------------------------------------------------------------------- python object
+
+
+def test_python_object_is_refused_without_trusted(
+    registry: Registry, numeric_frame: pd.DataFrame
+) -> None:
+    with pytest.raises(UnsafeArtifact, match=r"AmountRule object .* trusted=True"):
+        registry.register(AmountRule(cut=60.0, scale=10.0), "rule", train_data=numeric_frame)
+    assert registry.list_models() == []
+
+
+def test_python_object_round_trips_through_cloudpickle_when_trusted(
+    registry: Registry, numeric_frame: pd.DataFrame
+) -> None:
+    model = AmountRule(cut=60.0, scale=10.0)
+
+    version = registry.register(model, "rule", train_data=numeric_frame, label=LABEL, trusted=True)
+    loaded = registry.load(version.ref)
+
+    assert version.format == "python"
+    assert version.load_spec["serializer"] == "cloudpickle"
+    assert loaded.raw is not model
+    assert loaded.signature == classifier_signature()
+    assert_same_classifier(loaded, model, features(numeric_frame))
+
+
+# ---------------------------------------------------------------------------------------- onnx
+
+
+@pytest.mark.parametrize("options", [None, {"zipmap": False}], ids=["zipmap", "tensor"])
+def test_onnx_classifier_matches_sklearn(
+    registry: Registry,
+    numeric_frame: pd.DataFrame,
+    tmp_path: Path,
+    options: dict[str, Any] | None,
+) -> None:
+    """Check that both skl2onnx probability outputs (ZipMap and a plain tensor) load back."""
+    rows = features(numeric_frame)
+    model = fit_logreg(numeric_frame)
+    path = save_onnx(model, rows, tmp_path / "model.onnx", options)
+
+    version = registry.register(path, "fraud", train_data=numeric_frame, label=LABEL)
+    loaded = registry.load(version.ref)
+
+    assert version.format == "onnx"
+    assert loaded.signature == classifier_signature()
+    np.testing.assert_array_equal(loaded.predict(rows), model.predict(rows))
+    np.testing.assert_allclose(loaded.predict_proba(rows), model.predict_proba(rows), atol=1e-5)
+
+
+def test_onnx_regressor_matches_sklearn(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    frame = features(numeric_frame)
+    rows = features(frame, "amount")
+    model = Ridge().fit(rows, frame["amount"])
+    path = save_onnx(model, rows, tmp_path / "amount.onnx", None)
+
+    version = registry.register(path, "amount", train_data=frame, label="amount")
+    loaded = registry.load(version.ref)
+
+    assert loaded.signature == Signature(
+        features=(Feature("hour", "int"), Feature("distance", "float")), output_kind="regression"
+    )
+    assert loaded.predict(rows).shape == (len(rows),)
+    np.testing.assert_allclose(loaded.predict(rows), model.predict(rows), rtol=1e-5)
+
+
+def test_onnx_pipeline_with_one_input_per_column_matches_sklearn(
+    registry: Registry, transactions: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Check that an ONNX graph with a named input per column, one of them strings, is fed right."""
+    from skl2onnx import to_onnx
+
+    rows = features(transactions)
+    model = fit_pipeline(transactions)
+    path = tmp_path / "pipeline.onnx"
+    path.write_bytes(to_onnx(model, rows[:1], options={"zipmap": False}).SerializeToString())
+
+    version = registry.register(path, "fraud", train_data=transactions, label=LABEL)
+    loaded = registry.load(version.ref)
+
+    assert loaded.signature == classifier_signature(
+        (*NUMERIC_FEATURES, Feature("country", "string"))
+    )
+    np.testing.assert_array_equal(loaded.predict(rows), model.predict(rows))
+    np.testing.assert_allclose(loaded.predict_proba(rows), model.predict_proba(rows), atol=1e-5)
+
+
+def test_onnx_model_proto_object_registers(registry: Registry, numeric_frame: pd.DataFrame) -> None:
+    from skl2onnx import to_onnx
+
+    rows = features(numeric_frame)
+    model = fit_logreg(numeric_frame)
+    proto = to_onnx(model, rows.to_numpy(np.float32)[:1])
+
+    version = registry.register(proto, "fraud", train_data=numeric_frame, label=LABEL)
+    loaded = registry.load(version.ref)
+
+    assert version.format == "onnx"
+    assert version.artifact_sha256 == hashlib.sha256(proto.SerializeToString()).hexdigest()
+    np.testing.assert_allclose(loaded.predict_proba(rows), model.predict_proba(rows), atol=1e-5)
+
+
+# -------------------------------------------------------------------------------------- mlflow
+
+
+@mlflow_import_warning
+def test_mlflow_folder_is_refused_without_trusted(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+    folder = tmp_path / "mlflow-model"
+    mlflow_sklearn.save_model(fit_logreg(numeric_frame), str(folder))
+
+    with pytest.raises(UnsafeArtifact, match="trusted=True"):
+        registry.register(folder, "fraud", train_data=numeric_frame, label=LABEL)
+    assert registry.list_models() == []
+
+
+@mlflow_import_warning
+def test_mlflow_folder_round_trips_when_trusted(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+    model = fit_logreg(numeric_frame)
+    folder = tmp_path / "mlflow-model"
+    mlflow_sklearn.save_model(model, str(folder))
+
+    version = registry.register(
+        folder, "fraud", train_data=numeric_frame, label=LABEL, trusted=True
+    )
+    loaded = registry.load(version.ref)
+
+    assert version.format == "mlflow"
+    assert loaded.signature == classifier_signature()
+    assert_same_classifier(loaded, model, features(numeric_frame))
+
+
+# ------------------------------------------------------------------------------ refused inputs
+
+
+def test_garbage_onnx_file_is_unsupported(registry: Registry, tmp_path: Path) -> None:
+    """Check that onnxruntime's parse error becomes one UnsupportedFormat, chained to nothing."""
+    path = save_garbage(tmp_path / "broken.onnx")
+
+    with pytest.raises(UnsupportedFormat, match=r"broken\.onnx is not a valid ONNX model") as bad:
+        registry.register(path, "broken")
+    assert bad.value.__cause__ is None
+    assert bad.value.__suppress_context__
+    assert registry.list_models() == []
+
+
+def test_garbage_skops_file_is_unsupported(registry: Registry, tmp_path: Path) -> None:
+    path = save_garbage(tmp_path / "broken.skops")
+
+    with pytest.raises(UnsupportedFormat, match=r"broken\.skops is not a readable skops file"):
+        registry.register(path, "broken")
+    assert registry.list_models() == []
+
+
+def test_garbage_joblib_file_is_unsupported_even_when_trusted(
+    registry: Registry, tmp_path: Path
+) -> None:
+    path = save_garbage(tmp_path / "broken.joblib")
+
+    with pytest.raises(UnsupportedFormat, match=r"broken\.joblib is not a readable joblib file"):
+        registry.register(path, "broken", trusted=True)
+
+
+def test_unknown_extension_lists_the_formats(registry: Registry, tmp_path: Path) -> None:
+    path = save_garbage(tmp_path / "model.txt")
+
+    with pytest.raises(UnsupportedFormat, match="Cannot tell the model format") as unknown:
+        registry.register(path, "model")
+    for name in ("sklearn", "onnx", "mlflow", "python"):
+        assert name in str(unknown.value)
+
+
+def test_unknown_format_name_lists_the_valid_formats(
+    registry: Registry, numeric_frame: pd.DataFrame
+) -> None:
+    with pytest.raises(
+        UnsupportedFormat,
+        match=r"^Unknown model format 'nope'\. Valid formats: sklearn, onnx, mlflow, python\.$",
+    ):
+        registry.register(fit_logreg(numeric_frame), "fraud", format="nope")
+
+
+@pytest.mark.parametrize(
+    ("format", "message"),
+    [("onnx", "takes an .onnx file or an onnx.ModelProto"), ("mlflow", "not an MLflow model")],
+)
+def test_format_that_does_not_fit_the_object_is_unsupported(
+    registry: Registry, format: str, message: str
+) -> None:
+    model = LogisticRegression()
+
+    with pytest.raises(UnsupportedFormat, match=message):
+        registry.register(model, "fraud", format=format)
