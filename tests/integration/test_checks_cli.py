@@ -72,7 +72,7 @@ def test_gate_pass_writes_junit_markdown_json_and_blesses(project: dict[str, obj
         "--against",
         "fraud@1",
         "--data",
-        "holdout.parquet",  # type: ignore[operator]
+        "holdout.parquet",
         "--metric",
         "f1",
         "--slice",
@@ -93,7 +93,7 @@ def test_gate_pass_writes_junit_markdown_json_and_blesses(project: dict[str, obj
     assert {"gate:f1", "gate:f1:bootstrap", "gate:f1:slice:country=FR"} <= names
     markdown = (folder / "out" / "gate.md").read_text()
     assert "mlship gate: fraud@2" in markdown and "| f1 |" in markdown
-    shown = json.loads(run("models", "show", "fraud@2", "--json").stdout)  # type: ignore[operator]
+    shown = json.loads(run("models", "show", "fraud@2", "--json").stdout)
     assert shown["blessed"] is True
 
 
@@ -105,7 +105,7 @@ def test_gate_fail_exits_1_and_says_why(project: dict[str, object]) -> None:
         "--against",
         "fraud@2",
         "--data",
-        "holdout.parquet",  # type: ignore[operator]
+        "holdout.parquet",
         "--resamples",
         "200",
         "--json",
@@ -114,7 +114,7 @@ def test_gate_fail_exits_1_and_says_why(project: dict[str, object]) -> None:
     report = json.loads(result.stdout)
     assert report["verdict"] == "fail" and report["summary"]["difference"] < -0.1
     assert "gate failed for fraud@1" in result.stderr and "gate:f1" in result.stderr
-    shown = run("models", "show", "fraud@1")  # type: ignore[operator]
+    shown = run("models", "show", "fraud@1")
     assert "NO (latest gate failed)" in shown.stdout
 
 
@@ -129,7 +129,7 @@ def test_check_fails_on_missing_column_with_junit(project: dict[str, object]) ->
         "--data",
         "no_x3.csv",
         "--no-memory",
-        "--junit",  # type: ignore[operator]
+        "--junit",
         "check.xml",
     )
     assert result.returncode == 1
@@ -139,7 +139,7 @@ def test_check_fails_on_missing_column_with_junit(project: dict[str, object]) ->
 
 
 def test_check_passes_on_clean_data(project: dict[str, object]) -> None:
-    result = project["run"]("check", "fraud@2", "--data", "holdout.parquet", "--no-memory")  # type: ignore[operator]
+    result = project["run"]("check", "fraud@2", "--data", "holdout.parquet", "--no-memory")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "CHECK PASS" in result.stdout
 
@@ -161,7 +161,7 @@ def test_gate_usage_errors_exit_2(
         "fraud@2",
         "--against",
         "fraud@1",
-        "--data",  # type: ignore[operator]
+        "--data",
         "holdout.parquet",
         *args,
     )
@@ -181,7 +181,7 @@ def test_gates_from_mlship_toml_with_flag_override(project: dict[str, object]) -
         "--against",
         "fraud@2",
         "--data",
-        "holdout.parquet",  # type: ignore[operator]
+        "holdout.parquet",
         "--json",
     )
     assert json.loads(loose.stdout)["summary"]["metric"] == "roc_auc"
@@ -192,12 +192,12 @@ def test_gates_from_mlship_toml_with_flag_override(project: dict[str, object]) -
         "--against",
         "fraud@2",
         "--data",
-        "holdout.parquet",  # type: ignore[operator]
+        "holdout.parquet",
         "--tolerance",
         "0.01",
         "--json",
     )
     assert strict.returncode == 1
     (folder / "mlship.toml").write_text("[gates]\nmetrik = 'f1'\n")
-    typo = run("gate", "fraud@1", "--data", "holdout.parquet")  # type: ignore[operator]
+    typo = run("gate", "fraud@1", "--data", "holdout.parquet")
     assert typo.returncode == 2 and "Unknown gate option(s): metrik" in typo.stderr

@@ -345,7 +345,10 @@ def test_store_tables_match_migrations(registry: Registry) -> None:
     with registry.store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert diff == []
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_REVISION
+        assert (
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            == SCHEMA_REVISION
+        )
 
 
 def test_fingerprint_differs_when_rows_change(registry: Registry) -> None:
