@@ -286,6 +286,23 @@ def test_onnx_pipeline_with_one_input_per_column_matches_sklearn(
     np.testing.assert_allclose(loaded.predict_proba(rows), model.predict_proba(rows), atol=1e-5)
 
 
+def test_onnx_inputs_give_dtypes_without_training_data(
+    registry: Registry, transactions: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Check that a per-column ONNX graph registered without data keeps string inputs text."""
+    from skl2onnx import to_onnx
+
+    rows = features(transactions)
+    model = fit_pipeline(transactions)
+    path = tmp_path / "pipeline.onnx"
+    path.write_bytes(to_onnx(model, rows[:1], options={"zipmap": False}).SerializeToString())
+
+    version = registry.register(path, "fraud")
+    assert version.signature is not None
+    assert dict((f.name, f.dtype) for f in version.signature.features)["country"] == "string"
+    np.testing.assert_array_equal(registry.load(version.ref).predict(rows), model.predict(rows))
+
+
 def test_onnx_model_proto_object_registers(registry: Registry, numeric_frame: pd.DataFrame) -> None:
     from skl2onnx import to_onnx
 

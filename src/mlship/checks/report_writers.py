@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 from mlship.checks.results import CheckResult, Report
@@ -113,11 +114,12 @@ def write_reports(
     markdown_path: Path | None = None,
 ) -> None:
     """Write the requested report files (folders are created)."""
-    for path, text in (
+    writers: list[tuple[Path | None, Callable[[], str]]] = [
         (json_path, lambda: json.dumps(report.to_dict(), indent=2, default=str)),
         (junit_path, lambda: to_junit(report)),
         (markdown_path, lambda: to_markdown(report)),
-    ):
+    ]
+    for path, text in writers:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text())

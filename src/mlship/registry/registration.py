@@ -66,6 +66,7 @@ def prepare_version(
         signature = infer_signature(
             prepared.model,
             known_features=prepared.feature_names,
+            known_dtypes=prepared.feature_dtypes,
             train_data=frame,
             label=label,
         )

@@ -18,6 +18,7 @@ def infer_signature(
     known_features: tuple[str, ...] | None,
     train_data: pd.DataFrame | None,
     label: str | None,
+    known_dtypes: tuple[str, ...] | None = None,
 ) -> Signature:
     """The signature of ``model``: its features (names and dtypes) and its kind of output.
 
@@ -38,7 +39,8 @@ def infer_signature(
             names = [c for c in columns if c != label]
         features = tuple(Feature(n, dtype_family(train_data[n])) for n in names)
     elif known_features is not None:
-        features = tuple(Feature(n, "float") for n in known_features)
+        dtypes = known_dtypes or ("float",) * len(known_features)
+        features = tuple(Feature(n, d) for n, d in zip(known_features, dtypes, strict=True))
     else:
         features = ()
     kind, classes, has_proba = _output(model, train_data, features)

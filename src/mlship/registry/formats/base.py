@@ -25,6 +25,8 @@ class PreparedArtifact:
     """The model object, loaded, so the registry can read its signature."""
     feature_names: tuple[str, ...] | None = None
     """Input names the format itself knows (ONNX inputs, ``feature_names_in_``), if any."""
+    feature_dtypes: tuple[str, ...] | None = None
+    """Their dtype families, when the format knows them (ONNX inputs)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -30,6 +30,14 @@ _ONNX_NUMPY = {
     "tensor(bool)": np.bool_,
     "tensor(string)": np.object_,
 }
+_ONNX_FAMILY = {
+    "tensor(float)": "float",
+    "tensor(double)": "float",
+    "tensor(int64)": "int",
+    "tensor(int32)": "int",
+    "tensor(bool)": "bool",
+    "tensor(string)": "string",
+}
 
 
 class OnnxModel:
@@ -47,6 +55,11 @@ class OnnxModel:
     @property
     def input_names(self) -> tuple[str, ...]:
         return tuple(i.name for i in self._inputs)
+
+    @property
+    def input_dtypes(self) -> tuple[str, ...]:
+        """The dtype family of each input (for a signature without training data)."""
+        return tuple(_ONNX_FAMILY.get(i.type, "float") for i in self._inputs)
 
     @property
     def single_tensor_input(self) -> bool:
@@ -119,8 +132,13 @@ class OnnxFormat:
             if classes is not None:
                 model.classes_ = np.asarray(classes)
         names = model.input_names if not model.single_tensor_input else None
+        dtypes = model.input_dtypes if names is not None else None
         return PreparedArtifact(
-            path=path, load_spec={"runtime": "onnxruntime"}, model=model, feature_names=names
+            path=path,
+            load_spec={"runtime": "onnxruntime"},
+            model=model,
+            feature_names=names,
+            feature_dtypes=dtypes,
         )
 
     def load(self, path: Path, load_spec: dict[str, Any], workdir: Path) -> OnnxModel:
