@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import tempfile
-import threading
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +14,7 @@ import sqlalchemy as sa
 from mlship.config import StoreSettings, actor_from_env
 from mlship.errors import Conflict, ModelNotFound, VersionNotFound
 from mlship.registry.artifacts import ArtifactStore
+from mlship.registry.loader import ModelLoader
 from mlship.registry.model_version import CheckRun, Event, ModelSummary, ModelVersion
 from mlship.registry.reference import ModelRef, validate_alias, validate_model_name
 from mlship.registry.rows import to_check_run, to_event, to_version
@@ -54,8 +53,7 @@ class Registry:
         self._formats = formats
         self._cache_dir = cache_dir
         self._actor = actor
-        self._loaded: dict[str, LoadedModel] = {}
-        self._load_lock = threading.Lock()
+        self._loader = ModelLoader(artifacts, lambda: self.formats, cache_dir)
 
     @classmethod
     def open(cls, settings: StoreSettings, *, environ: Mapping[str, str] | None = None) -> Registry:
@@ -580,29 +578,7 @@ class Registry:
 
         Loaded models are cached per registry by artifact hash: a second load costs one lookup.
         """
-        version = self.get(ref)
-        cached = self._loaded.get(version.artifact_sha256)
-        if cached is not None and cached.version.version == version.version:
-            return cached
-        with self._load_lock:
-            cached = self._loaded.get(version.artifact_sha256)
-            if cached is not None and cached.version.version == version.version:
-                return cached
-            loaded = self._load_uncached(version)
-            self._loaded[version.artifact_sha256] = loaded
-            return loaded
-
-    def _load_uncached(self, version: ModelVersion) -> LoadedModel:
-        from mlship.registry.loaded_model import LoadedModel
-
-        fmt = self.formats.get(version.format)
-        cache_root = self._cache_dir or Path(tempfile.gettempdir()) / "mlship-cache"
-        local = cache_root / "artifacts" / version.artifact_sha256
-        # Always re-fetch and verify: a cached copy could have been changed on disk too.
-        self._artifacts.fetch(version.artifact_sha256, local)
-        workdir = Path(tempfile.mkdtemp(prefix=f"mlship-{version.name}-{version.version}-"))
-        model = fmt.load(local, version.load_spec, workdir)
-        return LoadedModel(model, version)
+        return self._loader.load(self.get(ref))
 
 
 def _suggest(name: str, candidates: list[str], what: str) -> str:
