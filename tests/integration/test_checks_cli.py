@@ -56,6 +56,7 @@ def project(tmp_path: Path, db_url: str) -> dict[str, object]:
             "train.parquet",
             "--label",
             "label",
+            "--trusted",  # HGB's TreePredictor is outside skops' default trust
         )
         assert done.returncode == 0, done.stderr
     return {"run": run, "dir": tmp_path}

@@ -414,3 +414,21 @@ def test_format_that_does_not_fit_the_object_is_unsupported(
 
     with pytest.raises(UnsupportedFormat, match=message):
         registry.register(model, "fraud", format=format)
+
+
+def test_skops_file_with_types_skops_does_not_trust_needs_trusted(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Check that a file is held to skops' own trust list while a live object is not."""
+    import skops.io as sio
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = numeric_frame.drop(columns=[LABEL]), numeric_frame[LABEL]
+    model = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
+    path = tmp_path / "hgb.skops"
+    sio.dump(model, path)
+    with pytest.raises(UnsafeArtifact, match="TreePredictor"):
+        registry.register(path, "fraud")
+    assert registry.register(path, "fraud", trusted=True).version == 1
+    assert registry.register(model, "fraud").version == 2
+    np.testing.assert_array_equal(registry.load("fraud@2").predict(X), model.predict(X))

@@ -37,3 +37,11 @@ def test_every_error_derives_from_mlship_error() -> None:
     for cls in classes:
         assert issubclass(cls, errors.MlshipError)
         assert cls.__name__ in (errors.__doc__ or ""), f"{cls.__name__} missing from the tree"
+
+
+def test_cli_lists_every_builtin_metric() -> None:
+    """Check that the metric names in ``mlship gate --help`` are the built-in metrics."""
+    from mlship.checks.metrics import builtin_metrics
+    from mlship.cli.checks import METRIC_NAMES
+
+    assert sorted(METRIC_NAMES) == sorted(builtin_metrics())

@@ -4,8 +4,9 @@ Both models are scored on the same resampled rows, so the interval is of the dif
 same data, much narrower than two separate intervals. A resample is a vector of counts (how often
 each row was drawn); a block of resamples is a count matrix, and every built-in metric scores a
 whole block with a few array passes (:class:`~mlship.checks.metrics.Scorer.weights`). Blocks are
-small enough to stay in the CPU cache and are spread over threads (numpy releases the GIL). A user
-metric falls back to a plain loop over the same resamples: correct, slower.
+small enough to stay in the CPU cache and are spread over threads (numpy releases the GIL for much
+of the work). A user metric falls back to a plain loop over the same resamples: correct, slower.
+The interval is the percentile interval of the differences (``numpy.quantile``, linear).
 
 Resample ``r`` is drawn by its own generator, seeded by ``SeedSequence(seed, spawn_key=(r,))``, so
 the rows of each resample depend only on ``(n, seed, r)``: not on blocks, threads or the number of
@@ -24,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -124,6 +126,9 @@ def paired_bootstrap(
     base = metric.bind(y, baseline)
     cand_value, base_value = cand.rows(None), base.rows(None)
     n = cand.n
+    if not (math.isfinite(cand_value) and math.isfinite(base_value)):
+        why = f": {metric.undefined_when}" if metric.undefined_when else ""
+        raise InvalidInput(f"{metric.name} is undefined on these rows{why}.")
     if cand.weights is not None and base.weights is not None:
         cand_values, base_values = _vectorized(cand, base, n, resamples, seed, threads)
     else:
@@ -167,6 +172,13 @@ def _check_options(resamples: int, confidence: float, seed: int) -> None:
         raise ConfigError(f"The 'seed' option must be an integer >= 0. Got {seed!r} instead.")
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _block_rows(n: int) -> int:
     return max(1, _BLOCK_CELLS // n)
 
@@ -203,7 +215,7 @@ def _vectorized(
         return score_cand(counts), score_base(counts)
 
     per_thread = 8 * 8 * rows * n  # bytes: about eight block-sized float64 arrays in flight
-    workers = threads or min(os.cpu_count() or 1, max(1, _MEMORY_BUDGET // per_thread))
+    workers = threads or min(_cpus(), max(1, _MEMORY_BUDGET // per_thread))
     workers = min(workers, len(starts))
     if workers == 1:
         parts = [block(s) for s in starts]

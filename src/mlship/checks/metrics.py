@@ -89,24 +89,24 @@ class Metric:
         """The metric of ``predictions`` against ``y_true``, optionally with per-row weights."""
         scorer = self.bind(np.asarray(y_true), predictions)
         if sample_weight is None:
-            return scorer.rows(None)
-        if scorer.weights is None:
+            value = scorer.rows(None)
+        elif scorer.weights is None:
             raise InvalidInput(
                 f"The metric {self.name!r} is a user function and takes no sample weights."
             )
-        weights = np.asarray(sample_weight, dtype=np.float64)
-        if weights.shape != (scorer.n,):
-            raise InvalidInput(
-                f"sample_weight must have one value per row ({scorer.n}). "
-                f"Got shape {weights.shape} instead."
-            )
-        if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not weights.sum() > 0:
-            raise InvalidInput("sample_weight must be finite, >= 0 and not all 0.")
-        value = float(scorer.weights(weights[np.newaxis, :])[0])
+        else:
+            weights = np.asarray(sample_weight, dtype=np.float64)
+            if weights.shape != (scorer.n,):
+                raise InvalidInput(
+                    f"sample_weight must have one value per row ({scorer.n}). "
+                    f"Got shape {weights.shape} instead."
+                )
+            if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not weights.sum() > 0:
+                raise InvalidInput("sample_weight must be finite, >= 0 and not all 0.")
+            value = float(scorer.weights(weights[np.newaxis, :])[0])
         if math.isnan(value):
-            raise InvalidInput(
-                f"{self.name} is undefined on these weighted rows: {self.undefined_when}."
-            )
+            why = f": {self.undefined_when}" if self.undefined_when else ""
+            raise InvalidInput(f"{self.name} is undefined on these rows{why}.")
         return value
 
 
@@ -149,10 +149,10 @@ def _rows(y_true: npt.NDArray[Any], predictions: Predictions) -> tuple[npt.NDArr
 
 
 def _encode(values: npt.NDArray[Any], classes: tuple[Any, ...], what: str) -> IntArray:
-    known = np.asarray(classes)
-    order = np.argsort(known, kind="stable")
-    ordered = known[order]
     try:
+        known = np.asarray(classes)
+        order = np.argsort(known, kind="stable")
+        ordered = known[order]
         at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
         found = np.asarray(ordered[at] == values, dtype=bool)
     except (TypeError, ValueError) as exc:
@@ -345,25 +345,30 @@ def _auc_kernel(positive: npt.NDArray[np.bool_], score: FloatArray) -> WeightedS
     """Weighted ROC AUC with ties counted half, as sklearn's trapezoid over tie groups.
 
     The area is the weight of (positive, negative) pairs ordered right, ties counting half,
-    over ``P * N``: with ``C`` the cumulative weight of the negatives sorted by score, a positive
-    row adds ``w * (C[lower] + C[lower_or_equal]) / 2``.
+    over ``P * N``. Only the smaller class is cumulated (sorted by score, ``C``); a row of the
+    other class adds ``w * (C[lower] + C[lower_or_equal]) / 2``, the weight below it. With
+    positives cumulated, that counts the pairs ordered wrong: the area is then ``P * N`` minus it.
     """
     pos, neg, pos_key, neg_key = _split(positive, score, descending=False)
-    lower = np.searchsorted(neg_key, pos_key, side="left")
-    lower_or_equal = np.searchsorted(neg_key, pos_key, side="right")
+    flip = len(pos) < len(neg)
+    small, large = (pos, neg) if flip else (neg, pos)
+    small_key, large_key = (pos_key, neg_key) if flip else (neg_key, pos_key)
+    lower = np.searchsorted(small_key, large_key, side="left")
+    lower_or_equal = np.searchsorted(small_key, large_key, side="right")
     tied = bool(np.any(lower != lower_or_equal))
-    rows, split = np.concatenate([neg, pos]), len(neg)
+    rows, split = np.concatenate([small, large]), len(small)
 
     def auc(weights: FloatArray) -> FloatArray:
         ordered = weights.take(rows, axis=1)
-        below = _padded_cumsum(ordered[:, :split])
-        pos_weights = ordered[:, split:]
-        beaten = below.take(lower, axis=1)
+        cumulated = _padded_cumsum(ordered[:, :split])
+        large_weights = ordered[:, split:]
+        below = cumulated.take(lower, axis=1)
         if tied:
-            beaten += below.take(lower_or_equal, axis=1)
-            beaten *= 0.5
-        pairs = np.einsum("rn,rn->r", pos_weights, beaten)
-        return _divide(pairs, pos_weights.sum(axis=1) * below[:, -1], math.nan)
+            below += cumulated.take(lower_or_equal, axis=1)
+            below *= 0.5
+        pairs: FloatArray = np.einsum("rn,rn->r", large_weights, below)
+        both = large_weights.sum(axis=1) * cumulated[:, -1]
+        return _divide(both - pairs if flip else pairs, both, math.nan)
 
     return auc
 
@@ -534,32 +539,22 @@ def _bind_r2(y_true: npt.NDArray[Any], predictions: Predictions) -> Scorer:
 
 def builtin_metrics() -> Mapping[str, Metric]:
     """The built-in metrics by name (a fresh read-only table)."""
+    no_auc = "AUC is undefined when the rows hold one class only"
+    no_ap = "average precision is undefined when the rows hold no positive"
+    c: MetricKind = "classification"
+    r: MetricKind = "regression"
     metrics = [
-        Metric("accuracy", True, "classification", False, _bind_accuracy),
-        Metric("precision", True, "classification", False, _confusion_binder("precision")),
-        Metric("recall", True, "classification", False, _confusion_binder("recall")),
-        Metric("f1", True, "classification", False, _confusion_binder("f1")),
-        Metric(
-            "roc_auc",
-            True,
-            "classification",
-            True,
-            _ranking_binder("roc_auc", _auc_kernel),
-            "AUC is undefined when the rows hold one class only",
-        ),
-        Metric(
-            "pr_auc",
-            True,
-            "classification",
-            True,
-            _ranking_binder("pr_auc", _ap_kernel),
-            "average precision is undefined when the rows hold no positive",
-        ),
-        Metric("log_loss", False, "classification", True, _bind_log_loss),
-        Metric("brier", False, "classification", True, _bind_brier),
-        Metric("rmse", False, "regression", False, _bind_rmse),
-        Metric("mae", False, "regression", False, _bind_mae),
-        Metric("r2", True, "regression", False, _bind_r2),
+        Metric("accuracy", True, c, False, _bind_accuracy),
+        Metric("precision", True, c, False, _confusion_binder("precision")),
+        Metric("recall", True, c, False, _confusion_binder("recall")),
+        Metric("f1", True, c, False, _confusion_binder("f1")),
+        Metric("roc_auc", True, c, True, _ranking_binder("roc_auc", _auc_kernel), no_auc),
+        Metric("pr_auc", True, c, True, _ranking_binder("pr_auc", _ap_kernel), no_ap),
+        Metric("log_loss", False, c, True, _bind_log_loss),
+        Metric("brier", False, c, True, _bind_brier),
+        Metric("rmse", False, r, False, _bind_rmse),
+        Metric("mae", False, r, False, _bind_mae),
+        Metric("r2", True, r, False, _bind_r2),
     ]
     return MappingProxyType({m.name: m for m in metrics})
 

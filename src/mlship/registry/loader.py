@@ -27,14 +27,16 @@ class ModelLoader:
         self._artifacts = artifacts
         self._formats = formats
         self._cache_dir = cache_dir
-        self._loaded: dict[tuple[str, str, int], LoadedModel] = {}
+        self._loaded: dict[tuple[str, int], LoadedModel] = {}
         self._lock = threading.Lock()
 
+    def cached(self, name: str, version: int) -> LoadedModel | None:
+        """The loaded model of ``name@version`` if this process loaded it already (versions are
+        immutable, so the cache never goes stale)."""
+        return self._loaded.get((name, version))
+
     def load(self, version: ModelVersion) -> LoadedModel:
-        key = (version.artifact_sha256, version.name, version.version)
-        cached = self._loaded.get(key)
-        if cached is not None:
-            return cached
+        key = (version.name, version.version)
         with self._lock:
             cached = self._loaded.get(key)
             if cached is None:
@@ -49,6 +51,7 @@ class ModelLoader:
         local = cache_root / "artifacts" / version.artifact_sha256
         # Always fetch and verify: a local copy could have been changed on disk too.
         self._artifacts.fetch(version.artifact_sha256, local)
-        workdir = Path(tempfile.mkdtemp(prefix=f"mlship-{version.name}-{version.version}-"))
+        # Formats that unpack (MLflow folders) do it here, once per artifact.
+        workdir = cache_root / "unpacked" / version.artifact_sha256
         model = fmt.load(local, version.load_spec, workdir)
         return LoadedModel(model, version)

@@ -101,7 +101,7 @@ def _numeric_summary(values: np.ndarray[Any, np.dtype[np.float64]]) -> dict[str,
         }
     ordered = np.sort(values)
     lo, hi = float(ordered[0]), float(ordered[-1])
-    counts, edges = np.histogram(ordered, bins=HISTOGRAM_BINS, range=(lo, hi) if hi > lo else None)
+    counts, edges = _sorted_histogram(ordered, lo, hi)
     return {
         "min": lo,
         "max": hi,
@@ -110,6 +110,18 @@ def _numeric_summary(values: np.ndarray[Any, np.dtype[np.float64]]) -> dict[str,
         "quantiles": sorted_quantiles(ordered, QUANTILES),
         "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
     }
+
+
+def _sorted_histogram(
+    ordered: np.ndarray[Any, Any], lo: float, hi: float
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """``np.histogram`` with equal-width bins, from already sorted values (binary search)."""
+    if hi <= lo:
+        return np.histogram(ordered, bins=HISTOGRAM_BINS)
+    edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
+    cuts = np.searchsorted(ordered, edges[1:-1], side="left")
+    bounds = np.concatenate(([0], cuts, [len(ordered)]))
+    return np.diff(bounds), edges
 
 
 def sorted_quantiles(ordered: np.ndarray[Any, Any], levels: tuple[float, ...]) -> list[float]:

@@ -216,6 +216,15 @@ class Registry:
             return parsed.name, self._resolve(conn, parsed)
 
     def _resolve(self, conn: Connection, ref: ModelRef) -> int:
+        if ref.alias is not None:
+            # The hot path (serving, load by alias): one query when the alias exists.
+            found = conn.execute(
+                sa.select(aliases.c.version)
+                .join(models, models.c.id == aliases.c.model_id)
+                .where(models.c.name == ref.name, aliases.c.alias == ref.alias)
+            ).scalar()
+            if found is not None:
+                return int(found)
         model_id = self._model_id(conn, ref.name)
         if ref.alias is not None:
             version = conn.execute(
@@ -578,7 +587,12 @@ class Registry:
 
         Loaded models are cached per registry by artifact hash: a second load costs one lookup.
         """
-        return self._loader.load(self.get(ref))
+        parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
+        name, version = self.resolve(parsed)
+        cached = self._loader.cached(name, version)
+        if cached is not None:
+            return cached
+        return self._loader.load(self.get(ModelRef(name=name, version=version)))
 
 
 def _suggest(name: str, candidates: list[str], what: str) -> str:

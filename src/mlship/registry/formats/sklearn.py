@@ -48,17 +48,19 @@ class SklearnFormat:
             untrusted = list(sio.get_untrusted_types(file=path))
         except Exception as exc:  # skops raises bare exceptions on files that are not its own
             raise UnsupportedFormat(f"{path} is not a readable skops file: {exc}") from None
-        unsafe = [t for t in untrusted if not _is_safe_type(t)]
+        from_file = isinstance(source, Path)
+        # A file may have been crafted: only the types skops itself trusts are accepted. An object
+        # comes from the caller's own process and mlship wrote the file: scientific types are fine.
+        unsafe = untrusted if from_file else [t for t in untrusted if not _is_safe_type(t)]
         if unsafe and not trusted:
-            raise UnsafeArtifact(
-                f"The model contains types outside scikit-learn/numpy/scipy: {', '.join(unsafe)}. "
-                "Loading them may run their code. If you wrote or audited them, register again "
-                "with trusted=True (CLI: --trusted)."
-            )
-        try:
-            model = sio.load(path, trusted=untrusted)
-        except Exception as exc:  # a type that cannot be imported here, a damaged array, ...
-            raise UnsupportedFormat(f"skops could not load {path.name}: {exc}") from None
+            raise UnsafeArtifact(_untrusted_message(unsafe, from_file))
+        if not from_file:
+            model = source
+        else:
+            try:
+                model = sio.load(path, trusted=untrusted)
+            except Exception as exc:  # a type that cannot be imported here, a damaged array, ...
+                raise UnsupportedFormat(f"skops could not load {path.name}: {exc}") from None
         return PreparedArtifact(
             path=path,
             load_spec={"serializer": "skops", "trusted_types": untrusted},
@@ -99,6 +101,21 @@ class SklearnFormat:
         import skops.io as sio
 
         return sio.load(path, trusted=list(load_spec.get("trusted_types", [])))
+
+
+def _untrusted_message(types: list[str], from_file: bool) -> str:
+    if from_file:
+        return (
+            f"The skops file contains types skops does not trust by default: {', '.join(types)}. "
+            "A crafted file with them can run code, crash the process or read memory it should "
+            "not. If you produced this file, register it with trusted=True (CLI: --trusted), or "
+            "register the fitted model object from Python (mlship then writes the file itself)."
+        )
+    return (
+        f"The model contains types outside scikit-learn/numpy/scipy: {', '.join(types)}. Loading "
+        "them may run their code. If you wrote or audited them, register again with trusted=True "
+        "(CLI: --trusted)."
+    )
 
 
 def _feature_names(model: Any) -> tuple[str, ...] | None:
