@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlship.checks.metrics import FloatArray, IntArray, Metric, Predictions, Scorer
+from mlship.checks.kernels import FloatArray, IntArray
+from mlship.checks.metrics import Metric, Predictions, Scorer
 from mlship.errors import ConfigError, InvalidInput
 
 _BLOCK_CELLS = 1 << 16

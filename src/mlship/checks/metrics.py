@@ -33,13 +33,20 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from mlship.checks.kernels import (
+    FloatArray,
+    IntArray,
+    WeightedScore,
+    ap_kernel,
+    auc_kernel,
+    divide,
+    group_sums,
+    mean_kernel,
+    weighted_mean,
+)
 from mlship.errors import ConfigError, InvalidInput
 
 MetricKind = Literal["classification", "regression"]
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.intp]
-WeightedScore = Callable[[FloatArray], FloatArray]
-"""Scores each row of an ``(r, n)`` weight matrix: returns ``r`` values (NaN where undefined)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -299,114 +306,6 @@ def _scorer(name: str, n: int, weighted: WeightedScore) -> Scorer:
     return Scorer(name=name, n=n, rows=rows, weights=weighted)
 
 
-def _divide(num: FloatArray, den: FloatArray, fill: float) -> FloatArray:
-    out = np.full(np.broadcast(num, den).shape, fill)
-    np.divide(num, den, out=out, where=den != 0)
-    return out
-
-
-def _mean(weights: FloatArray, values: FloatArray) -> FloatArray:
-    total: FloatArray = np.einsum("rn,n->r", weights, values)
-    counts: FloatArray = weights.sum(axis=1)
-    return total / counts
-
-
-def _group_sums(weights: FloatArray, groups: IntArray, count: int) -> FloatArray:
-    """``out[r, g]`` = the weight of row ``r`` summed over the columns in group ``g``."""
-    r = weights.shape[0]
-    if r == 1:
-        sums = np.bincount(groups, weights=weights[0], minlength=count)[np.newaxis, :]
-        return sums.astype(np.float64, copy=False)
-    keys = groups + (np.arange(r, dtype=np.intp) * count)[:, np.newaxis]
-    sums = np.bincount(keys.ravel(), weights=weights.ravel(), minlength=r * count)
-    return sums.reshape(r, count).astype(np.float64, copy=False)
-
-
-def _padded_cumsum(values: FloatArray) -> FloatArray:
-    """Cumulative sums along rows with a leading 0: ``out[:, j]`` = sum of the first j."""
-    out = np.empty((values.shape[0], values.shape[1] + 1))
-    out[:, 0] = 0.0
-    np.cumsum(values, axis=1, out=out[:, 1:])
-    return out
-
-
-def _split(
-    positive: npt.NDArray[np.bool_], score: FloatArray, descending: bool
-) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-    """Positive and negative rows, each sorted by score, with their sorted scores."""
-    key = -score if descending else score
-    pos, neg = np.flatnonzero(positive), np.flatnonzero(~positive)
-    pos = pos[np.argsort(key[pos], kind="stable")]
-    neg = neg[np.argsort(key[neg], kind="stable")]
-    return pos, neg, key[pos], key[neg]
-
-
-def _auc_kernel(positive: npt.NDArray[np.bool_], score: FloatArray) -> WeightedScore:
-    """Weighted ROC AUC with ties counted half, as sklearn's trapezoid over tie groups.
-
-    The area is the weight of (positive, negative) pairs ordered right, ties counting half,
-    over ``P * N``. Only the smaller class is cumulated (sorted by score, ``C``); a row of the
-    other class adds ``w * (C[lower] + C[lower_or_equal]) / 2``, the weight below it. With
-    positives cumulated, that counts the pairs ordered wrong: the area is then ``P * N`` minus it.
-    """
-    pos, neg, pos_key, neg_key = _split(positive, score, descending=False)
-    flip = len(pos) < len(neg)
-    small, large = (pos, neg) if flip else (neg, pos)
-    small_key, large_key = (pos_key, neg_key) if flip else (neg_key, pos_key)
-    lower = np.searchsorted(small_key, large_key, side="left")
-    lower_or_equal = np.searchsorted(small_key, large_key, side="right")
-    tied = bool(np.any(lower != lower_or_equal))
-    rows, split = np.concatenate([small, large]), len(small)
-
-    def auc(weights: FloatArray) -> FloatArray:
-        ordered = weights.take(rows, axis=1)
-        cumulated = _padded_cumsum(ordered[:, :split])
-        large_weights = ordered[:, split:]
-        below = cumulated.take(lower, axis=1)
-        if tied:
-            below += cumulated.take(lower_or_equal, axis=1)
-            below *= 0.5
-        pairs: FloatArray = np.einsum("rn,rn->r", large_weights, below)
-        both = large_weights.sum(axis=1) * cumulated[:, -1]
-        return _divide(both - pairs if flip else pairs, both, math.nan)
-
-    return auc
-
-
-def _ap_kernel(positive: npt.NDArray[np.bool_], score: FloatArray) -> WeightedScore:
-    """Weighted average precision: over the positives by decreasing score, the recall each adds
-    times the precision at its score (the weight of positives, of all rows, scoring at least as
-    high), as sklearn's step-function sum over thresholds."""
-    pos, neg, pos_key, neg_key = _split(positive, score, descending=True)
-    hits_through = np.searchsorted(pos_key, pos_key, side="right")
-    misses_through = np.searchsorted(neg_key, pos_key, side="right")
-    rows, split = np.concatenate([pos, neg]), len(pos)
-
-    def average_precision(weights: FloatArray) -> FloatArray:
-        ordered = weights.take(rows, axis=1)
-        pos_weights = ordered[:, :split]
-        hits = _padded_cumsum(pos_weights)
-        found = hits.take(hits_through, axis=1)
-        seen = _padded_cumsum(ordered[:, split:]).take(misses_through, axis=1)
-        seen += found
-        precision = _divide(found, seen, 0.0)
-        total = np.einsum("rn,rn->r", pos_weights, precision)
-        return _divide(total, hits[:, -1], math.nan)
-
-    return average_precision
-
-
-def _mean_kernel(kernels: list[WeightedScore]) -> WeightedScore:
-    if len(kernels) == 1:
-        return kernels[0]
-
-    def mean(weights: FloatArray) -> FloatArray:
-        values: FloatArray = np.mean([k(weights) for k in kernels], axis=0)
-        return values
-
-    return mean
-
-
 # ---------------------------------------------------------------- the built-ins
 
 
@@ -416,7 +315,7 @@ _ONE_CLASS = "Gate on more rows with both outcomes, or choose a metric on labels
 def _bind_accuracy(y_true: npt.NDArray[Any], predictions: Predictions) -> Scorer:
     enc = _classification(y_true, predictions, "accuracy", labels=True)
     correct = (enc.y == enc.pred).astype(np.float64)
-    return _scorer("accuracy", len(enc.y), lambda w: _mean(w, correct))
+    return _scorer("accuracy", len(enc.y), lambda w: weighted_mean(w, correct))
 
 
 def _confusion_binder(name: str) -> Callable[[npt.NDArray[Any], Predictions], Scorer]:
@@ -444,18 +343,18 @@ def _confusion_binder(name: str) -> Callable[[npt.NDArray[Any], Predictions], Sc
             labels = np.unique(np.concatenate([enc.y, enc.pred]))
 
             def counts(weights: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-                matrix = _group_sums(weights, cells, k * k).reshape(-1, k, k)
+                matrix = group_sums(weights, cells, k * k).reshape(-1, k, k)
                 hits = np.diagonal(matrix, axis1=1, axis2=2)[:, labels]
                 return hits, matrix.sum(axis=2)[:, labels], matrix.sum(axis=1)[:, labels]
 
         def confusion(weights: FloatArray) -> FloatArray:
             hits, actual, predicted = counts(weights)
             if name == "precision":
-                per_label = _divide(hits, predicted, 0.0)
+                per_label = divide(hits, predicted, 0.0)
             elif name == "recall":
-                per_label = _divide(hits, actual, 0.0)
+                per_label = divide(hits, actual, 0.0)
             else:
-                per_label = _divide(2.0 * hits, actual + predicted, 0.0)
+                per_label = divide(2.0 * hits, actual + predicted, 0.0)
             values: FloatArray = per_label.mean(axis=1)
             return values
 
@@ -479,7 +378,7 @@ def _ranking_binder(
         _present(enc, np.bincount(enc.y, minlength=k), name, _ONE_CLASS)
         columns = [1] if k == 2 else list(range(k))
         kernels = [kernel(enc.y == c, enc.proba[:, c]) for c in columns]
-        return _scorer(name, len(enc.y), _mean_kernel(kernels))
+        return _scorer(name, len(enc.y), mean_kernel(kernels))
 
     return bind
 
@@ -491,7 +390,7 @@ def _bind_log_loss(y_true: npt.NDArray[Any], predictions: Predictions) -> Scorer
     eps = float(np.finfo(raw.dtype if raw.dtype.kind == "f" else np.float64).eps)
     chosen = enc.proba[np.arange(len(enc.y)), enc.y]
     loss = -np.log(np.clip(chosen, eps, 1.0 - eps))
-    return _scorer("log_loss", len(enc.y), lambda w: _mean(w, loss))
+    return _scorer("log_loss", len(enc.y), lambda w: weighted_mean(w, loss))
 
 
 def _bind_brier(y_true: npt.NDArray[Any], predictions: Predictions) -> Scorer:
@@ -502,19 +401,19 @@ def _bind_brier(y_true: npt.NDArray[Any], predictions: Predictions) -> Scorer:
     onehot[np.arange(len(enc.y)), enc.y] = 1.0
     # sklearn halves the sum over classes for binary models: then it is (p_positive - y)**2.
     loss = ((onehot - enc.proba) ** 2).sum(axis=1) * (0.5 if k <= 2 else 1.0)
-    return _scorer("brier", len(enc.y), lambda w: _mean(w, loss))
+    return _scorer("brier", len(enc.y), lambda w: weighted_mean(w, loss))
 
 
 def _bind_rmse(y_true: npt.NDArray[Any], predictions: Predictions) -> Scorer:
     y, p = _regression(y_true, predictions)
     squared = (y - p) ** 2
-    return _scorer("rmse", len(y), lambda w: np.sqrt(_mean(w, squared)))
+    return _scorer("rmse", len(y), lambda w: np.sqrt(weighted_mean(w, squared)))
 
 
 def _bind_mae(y_true: npt.NDArray[Any], predictions: Predictions) -> Scorer:
     y, p = _regression(y_true, predictions)
     absolute = np.abs(y - p)
-    return _scorer("mae", len(y), lambda w: _mean(w, absolute))
+    return _scorer("mae", len(y), lambda w: weighted_mean(w, absolute))
 
 
 def _bind_r2(y_true: npt.NDArray[Any], predictions: Predictions) -> Scorer:
@@ -531,7 +430,7 @@ def _bind_r2(y_true: npt.NDArray[Any], predictions: Predictions) -> Scorer:
         spread = s2 - s1 * s1 / s0
         # As sklearn (force_finite): a constant y_true scores 1 if predicted exactly, else 0.
         constant = spread <= 1e-14 * s2
-        value = 1.0 - _divide(residual, np.where(constant, 0.0, spread), 0.0)
+        value = 1.0 - divide(residual, np.where(constant, 0.0, spread), 0.0)
         return np.where(constant, np.where(residual == 0, 1.0, 0.0), value)
 
     return _scorer("r2", len(y), r2)
@@ -548,8 +447,8 @@ def builtin_metrics() -> Mapping[str, Metric]:
         Metric("precision", True, c, False, _confusion_binder("precision")),
         Metric("recall", True, c, False, _confusion_binder("recall")),
         Metric("f1", True, c, False, _confusion_binder("f1")),
-        Metric("roc_auc", True, c, True, _ranking_binder("roc_auc", _auc_kernel), no_auc),
-        Metric("pr_auc", True, c, True, _ranking_binder("pr_auc", _ap_kernel), no_ap),
+        Metric("roc_auc", True, c, True, _ranking_binder("roc_auc", auc_kernel), no_auc),
+        Metric("pr_auc", True, c, True, _ranking_binder("pr_auc", ap_kernel), no_ap),
         Metric("log_loss", False, c, True, _bind_log_loss),
         Metric("brier", False, c, True, _bind_brier),
         Metric("rmse", False, r, False, _bind_rmse),

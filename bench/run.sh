@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Registry benchmark: mlship vs MLflow, in a separate environment (.venv-bench).
+# Idempotent: the environment is created once; later runs only reinstall mlship from src/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv-bench
+PY="$VENV/bin/python"
+
+if [ ! -x "$PY" ]; then
+  uv venv --quiet --python 3.11 "$VENV"
+fi
+
+# mlship's locked dependencies (pyarrow left to bench/requirements.txt), then the peer.
+locked="$(mktemp)"
+trap 'rm -f "$locked"' EXIT
+uv export --quiet --frozen --no-dev --all-extras --no-hashes --no-emit-project \
+  | grep -v '^pyarrow==' >"$locked"
+# Not editable: with PYTHONDONTWRITEBYTECODE=1 an editable src/ would be recompiled on every
+# import, which would distort the import-time figures. --reinstall-package picks up src/ edits.
+uv pip install --quiet --python "$PY" --compile-bytecode \
+  -r "$locked" -r bench/requirements.txt --override bench/requirements.txt \
+  --reinstall-package mlship .
+
+"$PY" bench/registry_bench.py "$@"
+# Checks: data validation of 1M x 50 and the paired bootstrap (no peer to install).
+"$PY" bench/validation_bench.py
+"$PY" bench/bootstrap_bench.py
