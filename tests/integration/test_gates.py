@@ -309,3 +309,31 @@ def test_check_on_profile_sample_passes_for_a_good_model(
     ):
         assert statuses[name] == "pass", name
     assert report.summary["sanity_sample"] == "profile"
+
+
+def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """A user metric for the gate, imported by ``module:function``."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    return float(balanced_accuracy_score(y_true, y_pred))
+
+
+def test_user_metric_by_module_and_function(
+    registry: Registry, models: dict[str, object], holdout: pd.DataFrame
+) -> None:
+    from sklearn.metrics import balanced_accuracy_score
+
+    register(registry, models, "weak", "good")
+    report = run_gates(
+        registry,
+        GateRun(
+            "fraud@2",
+            "fraud@1",
+            holdout,
+            "label",
+            GateConfig(metric="tests.integration.test_gates:balanced_accuracy", resamples=100),
+        ),
+    )
+    expected = balanced_accuracy_score(holdout["label"], registry.load("fraud@2").predict(holdout))
+    assert report.summary["candidate"] == pytest.approx(expected)
+    assert report.passed

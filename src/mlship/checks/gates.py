@@ -34,6 +34,8 @@ class GateConfig:
     """Tolerance as a fraction of the baseline's value instead of an absolute amount."""
     greater_is_better: bool = True
     """Direction of a user metric (``module:function``); built-ins know their own."""
+    metric_needs_proba: bool = False
+    """Call a user metric with the probabilities instead of the predicted labels."""
     slices: tuple[str, ...] = ()
     min_slice_rows: int = 100
     max_latency_ms: float | None = None
@@ -126,7 +128,11 @@ def run_gates(registry: Registry, run: GateRun, *, record: bool = True) -> Repor
         baseline = registry.load(baseline_version.ref)
         _check_compatible(candidate, baseline)
     _check_data(run, candidate)
-    metric = get_metric(_metric_name(config, candidate), greater_is_better=config.greater_is_better)
+    metric = get_metric(
+        _metric_name(config, candidate),
+        greater_is_better=config.greater_is_better,
+        needs_proba=config.metric_needs_proba,
+    )
     y_true = run.data[run.label].to_numpy()
     features = run.data.drop(columns=[run.label])
     cand_pred = _predict(candidate, features)
