@@ -63,7 +63,38 @@ class ArtifactNotFound(NotFound):
 
 
 class InvalidInput(MlshipError):
-    """Data given to mlship does not fit what it must be (the message names the field)."""
+    """Data given to mlship does not fit what it must be (the message names the field).
+
+    ``field``, ``row`` and ``expected`` locate the problem for machine readers (the HTTP error body
+    carries them); ``status`` is the HTTP status a server answers with (400 malformed, 422 a value
+    that does not fit, 413 too large).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        row: int | None = None,
+        expected: str | None = None,
+        status: int = 422,
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.row = row
+        self.expected = expected
+        self.status = status
+
+    def details(self) -> dict[str, object]:
+        """The located parts of the error, for a JSON body."""
+        out: dict[str, object] = {}
+        if self.field is not None:
+            out["field"] = self.field
+        if self.row is not None:
+            out["row"] = self.row
+        if self.expected is not None:
+            out["expected"] = self.expected
+        return out
 
 
 class InvalidReference(MlshipError):

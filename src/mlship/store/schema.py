@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 """The Alembic revision this code expects; the store is migrated to it on open."""
 
 metadata = sa.MetaData()
@@ -90,4 +90,59 @@ check_runs = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("report", Json, nullable=False),
     sa.Index("ix_check_runs_model_version", "model_id", "version", "kind"),
+)
+
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model", sa.String(200), nullable=False, unique=True),
+    sa.Column("stable_version", sa.Integer, nullable=False),
+    sa.Column("candidate_version", sa.Integer, nullable=True),
+    sa.Column("strategy", sa.String(20), nullable=True),
+    sa.Column("state", sa.String(30), nullable=False, server_default="idle"),
+    # Share of traffic (0..1) routed to the candidate.
+    sa.Column("traffic", sa.Float, nullable=False, server_default="0"),
+    sa.Column("config", Json, nullable=False),
+    # Bumped on every change, so that replicas poll one integer to see that something moved.
+    sa.Column("revision", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("inputs", Json, nullable=False),
+    sa.Column("outputs", Json, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_predictions_model_at", "model", "at"),
+    sa.Index("ix_predictions_request_id", "request_id"),
+)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("label", Json, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_feedback_model_request", "model", "request_id"),
 )
