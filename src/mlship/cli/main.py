@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mlship.cli import checks, models
+from mlship.cli import checks, models, serve
 
 app = typer.Typer(
     name="mlship",
@@ -24,6 +24,8 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.command("check")(checks.check)
 app.command("gate")(checks.gate)
+app.command("serve")(serve.serve)
+app.command("logs")(serve.logs)
 
 
 @app.command("version")

@@ -74,6 +74,11 @@ class Registry:
         return self._store
 
     @property
+    def actor(self) -> str:
+        """Who acts, as written in the ledger."""
+        return self._actor
+
+    @property
     def artifacts(self) -> ArtifactStore:
         return self._artifacts
 

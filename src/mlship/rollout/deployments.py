@@ -1,0 +1,139 @@
+"""The persisted deployment of each model: the stable version (and later a candidate and its share).
+
+Every change is one transaction that bumps ``revision`` and appends an event to the model's ledger;
+servers poll the revisions to notice changes within a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from mlship.store import as_utc, utcnow
+from mlship.store.schema import deployments, events
+
+if TYPE_CHECKING:
+    from mlship.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """What serves for one model."""
+
+    model: str
+    stable_version: int
+    candidate_version: int | None = None
+    strategy: str | None = None
+    state: str = "idle"
+    traffic: float = 0.0
+    """Share of requests (0..1) routed to the candidate."""
+    revision: int = 1
+    updated_at: datetime | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "stable_version": self.stable_version,
+            "candidate_version": self.candidate_version,
+            "strategy": self.strategy,
+            "state": self.state,
+            "traffic": self.traffic,
+            "revision": self.revision,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "config": self.config,
+        }
+
+
+class DeploymentStore:
+    """Reads and changes deployments through a registry (which checks names and versions)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def list(self) -> list[Deployment]:
+        with self._registry.store.read() as conn:
+            rows = conn.execute(sa.select(deployments).order_by(deployments.c.model)).all()
+        return [_to_deployment(r._mapping) for r in rows]
+
+    def get(self, model: str) -> Deployment | None:
+        with self._registry.store.read() as conn:
+            row = conn.execute(sa.select(deployments).where(deployments.c.model == model)).first()
+        return _to_deployment(row._mapping) if row is not None else None
+
+    def revisions(self) -> dict[str, int]:
+        """``{model: revision}``: one cheap query for pollers."""
+        with self._registry.store.read() as conn:
+            rows = conn.execute(sa.select(deployments.c.model, deployments.c.revision)).all()
+        return {model: int(revision) for model, revision in rows}
+
+    def set_stable(self, ref: str, *, reason: str | None = None) -> Deployment:
+        """Make the version ``ref`` names the one that serves all traffic of its model."""
+        name, version = self._registry.resolve(ref)
+        now = utcnow()
+        with self._registry.store.write() as conn:
+            current = conn.execute(
+                sa.select(deployments.c.id, deployments.c.stable_version).where(
+                    deployments.c.model == name
+                )
+            ).first()
+            if current is None:
+                conn.execute(
+                    sa.insert(deployments).values(
+                        model=name,
+                        stable_version=version,
+                        state="idle",
+                        traffic=0.0,
+                        config={},
+                        revision=1,
+                        updated_at=now,
+                    )
+                )
+                previous = None
+            else:
+                previous = current.stable_version
+                conn.execute(
+                    sa.update(deployments)
+                    .where(deployments.c.model == name)
+                    .values(
+                        stable_version=version,
+                        candidate_version=None,
+                        strategy=None,
+                        state="idle",
+                        traffic=0.0,
+                        revision=deployments.c.revision + 1,
+                        updated_at=now,
+                    )
+                )
+            conn.execute(
+                sa.insert(events).values(
+                    at=now,
+                    model=name,
+                    version=version,
+                    kind="deployed",
+                    actor=self._registry.actor,
+                    reason=reason,
+                    details={"strategy": "direct", "previous_version": previous},
+                )
+            )
+        found = self.get(name)
+        assert found is not None
+        return found
+
+
+def _to_deployment(row: sa.RowMapping) -> Deployment:
+    config = row["config"]
+    return Deployment(
+        model=row["model"],
+        stable_version=int(row["stable_version"]),
+        candidate_version=row["candidate_version"],
+        strategy=row["strategy"],
+        state=row["state"],
+        traffic=float(row["traffic"]),
+        revision=int(row["revision"]),
+        updated_at=as_utc(row["updated_at"]),
+        config=config if isinstance(config, dict) else {},
+    )

@@ -1,0 +1,169 @@
+"""The ASGI app factory: ``create_app(settings, registry)``; uvicorn and tests start it.
+
+Error handling is one table: mlship errors map to status codes with a JSON body
+``{"error": "...", ...located fields}``; nothing a client sends produces a 5xx from mlship itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mlship import __version__
+from mlship.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidReference,
+    MlshipError,
+    NotFound,
+    StoreUnavailable,
+)
+from mlship.serving import admin, mlflow_protocol, native, v2
+from mlship.serving.http import json_response, state_of
+from mlship.serving.predict import ModelFailed
+from mlship.serving.state import ServerState
+
+if TYPE_CHECKING:
+    from mlship.registry import Registry
+    from mlship.serving.settings import ServeSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
+    """Build the server for ``registry``; the lifespan loads deployments before traffic."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = ServerState(settings, registry)
+        app.state.mlship = state
+        _limit_threads(settings)
+        if settings.log_predictions:
+            from mlship.serving.prediction_log import PredictionLog
+
+            state.prediction_log = PredictionLog(registry.store, settings.spill_dir)
+            state.prediction_log.start()
+        await state.refresh()
+        watcher = asyncio.create_task(state.watch())
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await state.close()
+
+    app = FastAPI(
+        title="mlship",
+        version=__version__,
+        summary="Model inference: native, Open Inference Protocol v2 and MLflow scoring.",
+        lifespan=lifespan,
+    )
+    app.include_router(native.router)
+    app.include_router(v2.router)
+    app.include_router(mlflow_protocol.router)
+    app.include_router(admin.router)
+    _add_health(app)
+    _add_error_handlers(app)
+    return app
+
+
+def _limit_threads(settings: ServeSettings) -> None:
+    """Cap BLAS/OpenMP pools so that workers x threads <= cores (two workers with default pools
+    on two cores collapse throughput)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=settings.threads())
+
+
+def _add_health(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> Response:
+        return json_response({"status": "ok"})
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz(request: Request) -> Response:
+        state = state_of(request)
+        models = {n: r.stable.version for n, r in state.router.models.items()}
+        return json_response(
+            {"ready": state.ready, "models": models}, status_code=200 if state.ready else 503
+        )
+
+    @app.get("/metrics", tags=["health"])
+    async def metrics(request: Request) -> Response:
+        state = state_of(request)
+        plog = state.prediction_log
+        if plog is not None:
+            state.metrics.log_queue.set(plog.queue_depth)
+            state.metrics.log_spilled.set(plog.spilled)
+        return Response(state.metrics.render(), media_type=state.metrics.content_type)
+
+    @app.get("/models", tags=["native"])
+    async def models(request: Request) -> Response:
+        state = state_of(request)
+        return json_response(
+            [{"name": n, "version": r.stable.version} for n, r in state.router.models.items()]
+        )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def mlship_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, MlshipError)
+        body: dict[str, object] = {"error": exc.message}
+        if isinstance(exc, InvalidInput):
+            status = exc.status
+            body.update(exc.details())
+        elif isinstance(exc, ModelFailed):
+            status = 500
+            body["request_id"] = exc.request_id
+        elif isinstance(exc, admin.Unauthorized):
+            status = 401
+        elif isinstance(exc, NotFound):
+            status = 404
+        elif isinstance(exc, Conflict):
+            status = 409
+        elif isinstance(exc, InvalidReference):
+            status = 400
+        elif isinstance(exc, StoreUnavailable):
+            status = 503
+        else:
+            status = 400
+        response = json_response(body, status_code=status)
+        if status == 401:
+            response.headers["www-authenticate"] = "Bearer"
+        return response
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return json_response(
+            {
+                "error": f"Invalid request: {first.get('msg', 'bad input')} at {where}.",
+                "field": where,
+            },
+            status_code=422,
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return json_response({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return json_response(
+            {"error": "Internal server error; the server log has the details."}, status_code=500
+        )
+
+    app.add_exception_handler(MlshipError, mlship_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,108 @@
+"""Running one request's prediction: the model call, metrics, the prediction log, model errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from mlship.errors import MlshipError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlship.serving.router import Route
+    from mlship.serving.runtime import Prediction
+    from mlship.serving.state import ServerState
+
+log = logging.getLogger(__name__)
+
+
+class ModelFailed(MlshipError):
+    """The model itself raised while predicting: a 500 with the request id, no traceback."""
+
+    def __init__(self, message: str, request_id: str) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+async def run_prediction(
+    state: ServerState,
+    route: Route,
+    frame: pd.DataFrame,
+    rid: str,
+    protocol: str,
+    started: float,
+) -> Prediction:
+    """Predict ``frame`` with the routed runtime and account for it (metrics, log)."""
+    runtime = route.runtime
+    labels = {"model": runtime.name, "version": str(runtime.version), "role": route.role}
+    metrics = state.metrics
+    try:
+        result = await runtime.predict(frame)
+    except Exception as exc:
+        metrics.errors.labels(kind="model", **labels).inc()
+        metrics.requests.labels(protocol=protocol, status="500", **labels).inc()
+        log.error(
+            "Model %s@%d raised %s on request %s",
+            runtime.name,
+            runtime.version,
+            type(exc).__name__,
+            rid,
+            extra={
+                "request_id": rid,
+                "model": runtime.name,
+                "version": runtime.version,
+                "role": route.role,
+            },
+        )
+        _log(
+            state,
+            route,
+            frame,
+            rid,
+            None,
+            (time.perf_counter() - started) * 1000,
+            f"{type(exc).__name__}: {exc}",
+        )
+        raise ModelFailed(
+            f"The model {runtime.name}@{runtime.version} failed on this request "
+            f"({type(exc).__name__}). Request id {rid}; the server log has the details.",
+            rid,
+        ) from exc
+    elapsed = time.perf_counter() - started
+    runtime.on_rows(len(frame), route.role)
+    metrics.latency.labels(**labels).observe(elapsed)
+    metrics.requests.labels(protocol=protocol, status="200", **labels).inc()
+    _log(state, route, frame, rid, result, elapsed * 1000, None)
+    return result
+
+
+def _log(
+    state: ServerState,
+    route: Route,
+    frame: pd.DataFrame,
+    rid: str,
+    result: Prediction | None,
+    latency_ms: float,
+    error: str | None,
+) -> None:
+    plog = state.prediction_log
+    if plog is None:
+        return
+    from mlship.serving.prediction_record import PredictionRecord
+    from mlship.store import utcnow
+
+    plog.record(
+        PredictionRecord(
+            request_id=rid,
+            at=utcnow(),
+            model=route.runtime.name,
+            version=route.runtime.version,
+            role=route.role,
+            inputs=frame,
+            outputs=result.predictions if result is not None else None,
+            latency_ms=latency_ms,
+            error=error,
+        )
+    )

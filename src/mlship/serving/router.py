@@ -1,0 +1,65 @@
+"""Which version answers a request. The seam rollouts plug into: today one rule, the stable
+version of each model; the table is swapped atomically when deployments change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mlship.errors import ModelNotFound
+
+if TYPE_CHECKING:
+    from mlship.serving.runtime import VersionRuntime
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The runtime that answers, and in which role (stable, candidate, shadow)."""
+
+    runtime: VersionRuntime
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoutes:
+    """The runtimes of one model."""
+
+    stable: VersionRuntime
+
+
+class Router:
+    """Maps a model name (and a routing key, used by rollouts) to a :class:`Route`."""
+
+    def __init__(self) -> None:
+        self._table: dict[str, ModelRoutes] = {}
+
+    @property
+    def models(self) -> dict[str, ModelRoutes]:
+        return dict(self._table)
+
+    def replace(self, table: dict[str, ModelRoutes]) -> None:
+        """Swap the whole table (one reference assignment: requests see old or new, never half)."""
+        self._table = table
+
+    def routes(self, model: str) -> ModelRoutes:
+        found = self._table.get(model)
+        if found is None:
+            served = ", ".join(sorted(self._table)) or "none"
+            raise ModelNotFound(
+                f"No model {model!r} is served here. Served models: {served}. Deploy it with "
+                f"mlship serve --model {model}@production (or a deployment in the store)."
+            )
+        return found
+
+    def route(self, model: str, routing_key: str | None = None) -> Route:
+        return Route(self.routes(model).stable, "stable")
+
+    def runtime(self, model: str, version: int) -> VersionRuntime:
+        """A specific served version (for ``/v2/models/{name}/versions/{v}``)."""
+        routes = self.routes(model)
+        if routes.stable.version == version:
+            return routes.stable
+        raise ModelNotFound(
+            f"Version {version} of {model!r} is not served here; version "
+            f"{routes.stable.version} is."
+        )

@@ -1,0 +1,103 @@
+"""Settings of ``mlship serve`` (prefix ``MLSHIP_``), composed with the store settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from mlship.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    """How the server runs. Every field can come from the environment or a CLI flag."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    token: str | None = None
+    """``MLSHIP_TOKEN``: bearer token for admin routes; required to bind a non-loopback host."""
+    models: tuple[str, ...] = ()
+    """References served without a deployment record (``--model fraud@production``)."""
+    max_batch_rows: int = 10_000
+    """Rows allowed in one request (more is a 413)."""
+    max_body_mb: float = 10.0
+    """Largest request body in MB (more is a 413)."""
+    unknown_features: Literal["reject", "ignore"] = "reject"
+    batching: bool = True
+    max_batch_size: int = 256
+    """Rows merged into one predict call by the micro-batcher."""
+    max_wait_ms: float = 5.0
+    """Longest a request waits for others to join its batch."""
+    log_predictions: bool = True
+    refresh_interval_s: float = 0.5
+    """How often deployments are re-read from the store."""
+    spill_dir: Path = Path(".mlship/spill")
+    """Where the prediction log spills when the store falls behind."""
+    threads_per_worker: int | None = None
+    """BLAS/OpenMP threads per worker; default: cores / workers."""
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, Any, bool, str]] = [
+            (
+                "port",
+                self.port,
+                isinstance(self.port, int) and 0 <= self.port < 65536,
+                "an integer from 0 to 65535",
+            ),
+            (
+                "workers",
+                self.workers,
+                isinstance(self.workers, int) and self.workers >= 1,
+                "an integer >= 1",
+            ),
+            ("max_batch_rows", self.max_batch_rows, self.max_batch_rows >= 1, "an integer >= 1"),
+            ("max_body_mb", self.max_body_mb, self.max_body_mb > 0, "a number > 0"),
+            ("max_batch_size", self.max_batch_size, self.max_batch_size >= 1, "an integer >= 1"),
+            ("max_wait_ms", self.max_wait_ms, self.max_wait_ms >= 0, "a number >= 0"),
+            (
+                "unknown_features",
+                self.unknown_features,
+                self.unknown_features in ("reject", "ignore"),
+                "'reject' or 'ignore'",
+            ),
+            (
+                "refresh_interval_s",
+                self.refresh_interval_s,
+                self.refresh_interval_s > 0,
+                "a number > 0",
+            ),
+        ]
+        for name, value, ok, must in checks:
+            if not ok:
+                raise ConfigError(f"The {name!r} option must be {must}. Got {value!r} instead.")
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 1024 * 1024)
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+
+    def threads(self) -> int:
+        """BLAS/OpenMP threads each worker may use, so that workers x threads <= cores."""
+        if self.threads_per_worker is not None:
+            return max(1, self.threads_per_worker)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        return max(1, cores // self.workers)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServeSettings:
+        """Settings from ``MLSHIP_*`` variables, then ``overrides`` (CLI flags; None = unset)."""
+        env = os.environ if environ is None else environ
+        home = Path(env.get("MLSHIP_HOME") or ".mlship")
+        base = cls(token=env.get("MLSHIP_TOKEN") or None, spill_dir=home / "spill")
+        given = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            return replace(base, **given)
+        except TypeError as exc:
+            raise ConfigError(f"Unknown serve option: {exc}.") from None

@@ -1,0 +1,353 @@
+"""The spill folder of the prediction log: numbered JSON-lines segments and a checkpoint.
+
+Every prediction record is appended to the journal before it is written to the store, so a
+crash loses only what was still in memory (at most one flush interval), and records wait on disk,
+in order, for as long as the store is down. Layout of a folder::
+
+    spill/
+      slot-0/                      one per live PredictionLog (one per server worker)
+        LOCK                       flock'ed by the PredictionLog that owns the slot
+        checkpoint.json            how far the store has the records: segment, line, byte offset
+        00000000000000000007.jsonl a closed segment, read back and deleted once in the store
+        00000000000000000008.jsonl the active segment, appended to
+
+A segment is never appended to after a restart: the last line of a crashed process's segment may
+be torn, and counts as lost. Writing a batch to the store and then moving the checkpoint is not
+atomic, so after a crash the batch right after the checkpoint may already be in the store:
+:attr:`Recovery.verify_until` tells the reader to check for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+
+from mlship.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_SUFFIX = ".jsonl"
+_CHECKPOINT = "checkpoint.json"
+_LOCK = "LOCK"
+_READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """A place in the journal: line ``line`` of segment ``segment``, starting at byte ``offset``."""
+
+    segment: int
+    line: int
+    offset: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """What an earlier process left in the slot, found by :meth:`SpillJournal.open`."""
+
+    cursor: Position
+    """Where the store writer starts reading."""
+    records: int
+    """Complete records waiting to be written to the store."""
+    torn: int
+    """Records lost: torn last lines of segments a crashed process was writing."""
+    verify_until: Position | None
+    """Records before this position may already be in the store (written, checkpoint not)."""
+
+
+class SpillJournal:
+    """Append-only segments of JSON lines in one slot of ``folder``, and a checkpoint.
+
+    One thread appends (:meth:`append`, :meth:`sync`) and one other thread reads and commits
+    (:meth:`read`, :meth:`commit`); the shared state is guarded by a lock.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        segment_bytes: int = 8 << 20,
+        fsync_interval_s: float | None = 1.0,
+        verify_window: int = 1000,
+    ) -> None:
+        self._root = Path(folder)
+        self._segment_bytes = segment_bytes
+        self._fsync_interval_s = fsync_interval_s
+        self._window = verify_window
+        self._lock = threading.Lock()
+        self._dir: Path | None = None
+        self._lock_fd: int | None = None
+        # Byte offset just past the last complete line of every segment not yet deleted.
+        self._ends: dict[int, int] = {}
+        self._lines: dict[int, int] = {}
+        self._active = 0
+        self._file: BinaryIO | None = None
+        self._last_sync = 0.0
+        self._dirty = False
+
+    @property
+    def folder(self) -> Path:
+        """The slot this journal owns (valid after :meth:`open`)."""
+        if self._dir is None:
+            raise RuntimeError("The spill journal is not open.")
+        return self._dir
+
+    @property
+    def end(self) -> Position:
+        """Just past the last record appended so far."""
+        with self._lock:
+            return Position(self._active, self._lines[self._active], self._ends[self._active])
+
+    # ------------------------------------------------------------------------- opening
+
+    def open(self) -> Recovery:
+        """Take a free slot of the folder and find what an earlier process left in it."""
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+            self._dir, self._lock_fd = _take_slot(self._root)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot use {self._root} as the prediction log's spill folder: {exc}. "
+                "Point MLSHIP_HOME (or the spill_dir setting) at a writable folder."
+            ) from None
+        start, window = self._read_checkpoint()
+        existing = sorted(_segment_numbers(self._dir))
+        for number in [n for n in existing if n < start.segment]:
+            _unlink(self._segment_path(number))  # consumed; the crash came before its deletion
+        existing = [n for n in existing if n >= start.segment]
+        if start.segment not in existing:
+            start = Position(existing[0] if existing else start.segment, 0, 0)
+        verify_until: Position | None = None
+        records = torn = 0
+        for number in existing:
+            offset = start.offset if number == start.segment else 0
+            lines, end, size = _scan(self._segment_path(number), offset)
+            if number == start.segment and end < offset:
+                # A checkpoint past the data cannot be trusted: re-read the segment, verified.
+                start, offset = Position(number, 0, 0), 0
+                lines, end, size = _scan(self._segment_path(number), 0)
+                verify_until = Position(number, lines)
+            base = start.line if number == start.segment else 0
+            self._ends[number], self._lines[number] = end, base + lines
+            records += lines
+            torn += int(size > end)
+        if verify_until is None and existing:
+            verify_until = Position(start.segment, start.line + window)
+        self._active = max([*existing, start.segment - 1]) + 1
+        self._ends[self._active], self._lines[self._active] = 0, 0
+        if not existing:
+            start = Position(self._active, 0, 0)
+        return Recovery(start, records, torn, verify_until)
+
+    def _read_checkpoint(self) -> tuple[Position, int]:
+        path = self.folder / _CHECKPOINT
+        try:
+            data = orjson.loads(path.read_bytes())
+            return Position(int(data["segment"]), int(data["line"]), int(data["offset"])), int(
+                data.get("window", self._window)
+            )
+        except FileNotFoundError:
+            return Position(0, 0, 0), self._window
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("Ignoring the unreadable checkpoint %s; re-reading every segment.", path)
+            return Position(0, 0, 0), self._window
+
+    # ------------------------------------------------------------------------- appending
+
+    def append(self, lines: Sequence[bytes]) -> tuple[Position, Position]:
+        """Append newline-terminated ``lines``; returns where they start and end.
+
+        On an I/O error the segment is closed at its last complete line (the next append opens a
+        new one) and the error is raised: those lines are not in the journal.
+        """
+        data = b"".join(lines)
+        with self._lock:
+            active, end, count = self._active, self._ends[self._active], self._lines[self._active]
+        if self._file is not None and end >= self._segment_bytes:
+            self._rotate()
+            active, end, count = self._active, 0, 0
+        try:
+            if self._file is None:
+                self._file = open(self._segment_path(active), "ab")
+            self._file.write(data)
+            self._file.flush()
+        except OSError:
+            self._abandon(active, end)
+            raise
+        self._dirty = True
+        stop = Position(active, count + len(lines), end + len(data))
+        with self._lock:
+            self._ends[active], self._lines[active] = stop.offset, stop.line
+        return Position(active, count, end), stop
+
+    def sync(self, *, force: bool = False) -> None:
+        """fsync the active segment when the interval has passed (crash of the machine)."""
+        if self._file is None or not self._dirty or self._fsync_interval_s is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_sync >= self._fsync_interval_s:
+            os.fsync(self._file.fileno())
+            self._last_sync, self._dirty = now, False
+
+    def _rotate(self) -> None:
+        self.sync(force=True)
+        self._close_file()
+        with self._lock:
+            self._active += 1
+            self._ends[self._active], self._lines[self._active] = 0, 0
+
+    def _abandon(self, active: int, end: int) -> None:
+        with contextlib.suppress(OSError):
+            if self._file is not None:
+                self._file.truncate(end)
+        with contextlib.suppress(OSError):
+            self._close_file()
+        self._file = None
+        with self._lock:
+            self._active = active + 1
+            self._ends[self._active], self._lines[self._active] = 0, 0
+
+    def _close_file(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
+
+    # ------------------------------------------------------------------------- reading
+
+    def read(
+        self, cursor: Position, limit: int, stop: Position | None = None
+    ) -> tuple[list[bytes], Position]:
+        """Up to ``limit`` lines from ``cursor`` (stopping before ``stop``), and the next cursor.
+
+        At the end of a closed segment the next cursor is the start of the following one, with no
+        lines: commit it to delete the finished segment.
+        """
+        with self._lock:
+            active = self._active
+            end = self._ends.get(cursor.segment, 0)
+            later = [n for n in self._ends if n > cursor.segment]
+        if stop is not None and stop.segment == cursor.segment:
+            limit = min(limit, stop.line - cursor.line)
+        if cursor.offset >= end or limit <= 0:
+            if cursor.segment < active and cursor.offset >= end:
+                return [], Position(min(later), 0, 0)
+            return [], cursor
+        lines: list[bytes] = []
+        offset = cursor.offset
+        with open(self._segment_path(cursor.segment), "rb") as file:
+            file.seek(offset)
+            while len(lines) < limit and offset < end:
+                line = file.readline()
+                if not line.endswith(b"\n"):
+                    break  # cannot happen below a published end; be safe
+                lines.append(line)
+                offset += len(line)
+        return lines, Position(cursor.segment, cursor.line + len(lines), offset)
+
+    def commit(self, cursor: Position) -> None:
+        """Record that everything before ``cursor`` is in the store; delete finished segments."""
+        with self._lock:
+            done = [n for n in self._ends if n < cursor.segment and n != self._active]
+            for number in done:
+                del self._ends[number], self._lines[number]
+        checkpoint = {
+            "segment": cursor.segment,
+            "line": cursor.line,
+            "offset": cursor.offset,
+            "window": self._window,
+        }
+        tmp = self.folder / f"{_CHECKPOINT}.tmp"
+        tmp.write_bytes(orjson.dumps(checkpoint))
+        os.replace(tmp, self.folder / _CHECKPOINT)
+        for number in done:
+            _unlink(self._segment_path(number))
+
+    def pending(self, cursor: Position) -> int:
+        """Records from ``cursor`` to the end of the journal."""
+        with self._lock:
+            total = sum(n for seg, n in self._lines.items() if seg >= cursor.segment)
+        return max(0, total - cursor.line)
+
+    # ------------------------------------------------------------------------- closing
+
+    def close(self, cursor: Position | None = None) -> None:
+        """Close the active segment (deleting it if ``cursor`` is past it) and free the slot."""
+        try:
+            self.sync(force=True)
+        except OSError as exc:
+            log.warning("Could not fsync the prediction log spill segment: %s", exc)
+        self._close_file()
+        if cursor is not None and self._dir is not None and cursor >= self.end:
+            with self._lock:
+                self._active += 1
+                self._ends[self._active], self._lines[self._active] = 0, 0
+            self.commit(Position(self._active, 0, 0))
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
+    def _segment_path(self, number: int) -> Path:
+        return self.folder / f"{number:020d}{_SUFFIX}"
+
+
+def _take_slot(root: Path) -> tuple[Path, int]:
+    """The first ``slot-N`` folder no other process holds, locked; created if needed."""
+    index = 0
+    while True:
+        folder = root / f"slot-{index}"
+        folder.mkdir(exist_ok=True)
+        fd = os.open(folder / _LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            index += 1
+            continue
+        return folder, fd
+
+
+def _segment_numbers(folder: Path) -> list[int]:
+    numbers = []
+    for path in folder.glob(f"*{_SUFFIX}"):
+        with contextlib.suppress(ValueError):
+            numbers.append(int(path.name.removesuffix(_SUFFIX)))
+    return numbers
+
+
+def _scan(path: Path, offset: int) -> tuple[int, int, int]:
+    """Complete lines from ``offset``, the offset just past the last one, and the file size."""
+    lines = 0
+    end = offset
+    position = offset
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        if offset > size or (offset > 0 and _byte_before(file, offset) != b"\n"):
+            return 0, -1, size
+        file.seek(offset)
+        while chunk := file.read(_READ_CHUNK):
+            count = chunk.count(b"\n")
+            if count:
+                lines += count
+                end = position + chunk.rindex(b"\n") + 1
+            position += len(chunk)
+    return lines, end, size
+
+
+def _byte_before(file: BinaryIO, offset: int) -> bytes:
+    file.seek(offset - 1)
+    return file.read(1)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
