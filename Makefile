@@ -18,8 +18,11 @@ $(CURDIR)/.tools/bin/uv:
 install: $(UV)
 	$(UV) sync --frozen --all-extras
 
+# One BLAS/OpenMP thread per test process: 4 workers on 2 cores with default pools oversubscribe
+# the CPU, and OpenMP's spin-waits then make a 1 ms predict take seconds.
 test: install
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 lint: install
 	$(VENV)/bin/ruff format --check src tests bench

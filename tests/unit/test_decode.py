@@ -7,6 +7,7 @@ import io
 import math
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -256,7 +257,7 @@ def test_missing_values_pass_where_the_training_data_had_them(n: int) -> None:
 @pytest.mark.parametrize("n", [1, SMALL + 1])
 def test_nan_in_an_all_float_signature(n: int) -> None:
     rows = float_rows(n)
-    rows[-1][3] = None  # type: ignore[call-overload]
+    rows[-1][3] = None
     frame = decoder(FLOATS, allow_nan={"f3"}).columns(None, rows)
     assert math.isnan(frame.iloc[-1, 3])
     with pytest.raises(InvalidInput) as err:
@@ -593,7 +594,7 @@ ERRORS: dict[str, tuple[Callable[[InputDecoder], object], int, Any, Any, Any, st
         None,
         None,
         None,
-        "list of feature names",  # type: ignore[arg-type]
+        "list of feature names",
     ),
     "mlflow body not an object": (lambda d: d.mlflow("x"), 400, None, None, None, "exactly one"),
     "mlflow with two forms": (
@@ -637,7 +638,7 @@ ERRORS: dict[str, tuple[Callable[[InputDecoder], object], int, Any, Any, Any, st
         None,
         "one value per row",
     ),
-    "csv not text": (lambda d: d.mlflow_csv(b"1,2"), 400, None, None, None, "text"),  # type: ignore[arg-type]
+    "csv not text": (lambda d: d.mlflow_csv(b"1,2"), 400, None, None, None, "text"),
     "csv row too short": (
         lambda d: d.mlflow_csv(",".join(NAMES) + "\n1,2\n"),
         400,
@@ -983,6 +984,12 @@ def _only_located_errors(call: Callable[[], object]) -> None:
     frame = result[0] if isinstance(result, tuple) else result
     assert isinstance(frame, pd.DataFrame)
     assert list(frame.columns) == NAMES
+    dtypes = [str(t) for t in frame.dtypes]
+    assert dtypes[:4] in (
+        ["float64", "int64", "bool", "object"],
+        ["float64", "Int64", "bool", "object"],
+    )
+    assert dtypes[4:] == ["category", "datetime64[us]"] or pd.__version__ < "3"
 
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -993,7 +1000,7 @@ FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 def test_any_json_body_gives_a_frame_or_invalid_input(body: Any) -> None:
     d = decoder(max_batch_rows=5, allow_nan={"hour", "country"})
     for entry in (d.native, d.mlflow, d.v2):
-        _only_located_errors(lambda entry=entry: entry(body))  # type: ignore[misc]
+        _only_located_errors(partial(entry, body))
 
 
 @FUZZ
@@ -1002,9 +1009,9 @@ def test_any_rows_or_columns_give_a_frame_or_invalid_input(
     records: Any, columns: Any, data: Any
 ) -> None:
     d = decoder(unknown_features="ignore")
-    _only_located_errors(lambda: d.rows(records))
-    _only_located_errors(lambda: d.columns(columns, data))
-    _only_located_errors(lambda: d.columns(None, data))
+    _only_located_errors(partial(d.rows, records))
+    _only_located_errors(partial(d.columns, columns, data))
+    _only_located_errors(partial(d.columns, None, data))
 
 
 @FUZZ
@@ -1020,4 +1027,42 @@ def test_any_rows_or_columns_give_a_frame_or_invalid_input(
     | JSON
 )
 def test_any_csv_text_gives_a_frame_or_invalid_input(text: Any) -> None:
-    _only_located_errors(lambda: decoder(allow_nan={"country"}).mlflow_csv(text))
+    _only_located_errors(partial(decoder(allow_nan={"country"}).mlflow_csv, text))
+
+
+_FULL_ROW = st.fixed_dictionaries({n: _SCALARS for n in NAMES}, optional={"x": _SCALARS})
+
+
+def _feature_tensors(n: int) -> st.SearchStrategy[dict[str, Any]]:
+    one = st.lists(_SCALARS | st.lists(_SCALARS, max_size=2), min_size=n, max_size=n)
+    tensors = [
+        st.fixed_dictionaries(
+            {
+                "name": st.just(name),
+                "shape": st.sampled_from([[n], [n, 1]]),
+                "datatype": st.sampled_from(["FP32", "INT8", "INT64", "UINT64", "BOOL", "BYTES"]),
+                "data": one,
+            }
+        )
+        for name in NAMES
+    ]
+    return st.fixed_dictionaries({"inputs": st.tuples(*tensors).map(list)})
+
+
+@FUZZ
+@given(
+    rows=st.lists(_FULL_ROW, min_size=1, max_size=3)
+    | st.lists(_FULL_ROW, min_size=SMALL + 1, max_size=SMALL + 3),
+    tensors=st.integers(1, 3).flatmap(_feature_tensors),
+    nan=st.sets(st.sampled_from(NAMES)),
+)
+def test_any_values_in_well_formed_bodies_give_a_frame_or_invalid_input(
+    rows: list[dict[str, Any]], tensors: dict[str, Any], nan: set[str]
+) -> None:
+    """Check the value converters (both paths) on bodies whose structure is right."""
+    columns = {n: [r[n] for r in rows] for n in NAMES}
+    for d in (decoder(allow_nan=nan), decoder(unknown_features="ignore", allow_nan=nan)):
+        _only_located_errors(partial(d.rows, rows))
+        _only_located_errors(partial(d.columns, None, lists(rows, NAMES)))
+        _only_located_errors(partial(d.mlflow, {"inputs": columns}))
+        _only_located_errors(partial(d.v2, tensors))

