@@ -163,6 +163,23 @@ def test_flush_waits_until_records_are_in_the_store(stores: StoreFactory, tmp_pa
         assert plog.queue_depth == 0
 
 
+def test_a_writer_behind_reads_back_from_disk_in_order(
+    stores: StoreFactory, tmp_path: Path
+) -> None:
+    """Check that small batches and a tiny memory hand-off mix both paths without loss."""
+    store = stores()
+    # Memory hands at most five batches (15 rows) to the writer; the rest it reads from disk.
+    with PredictionLog(store, tmp_path / "spill", batch_size=3, segment_bytes=8192) as plog:
+        for start in range(0, 3000, 30):
+            for i in range(start, start + 30):
+                plog.record(rec(i))
+            time.sleep(0.001)
+        assert plog.flush(timeout=60) is True
+    assert [r.request_id for r in stored(store)] == [f"r-{i}" for i in range(3000)]
+    assert (plog.written, plog.lost) == (3000, 0)
+    assert plog.spilled > 0
+
+
 def test_a_full_queue_counts_records_lost(stores: StoreFactory, tmp_path: Path) -> None:
     store = stores()
     plog = PredictionLog(store, tmp_path / "spill", max_queue=10)

@@ -152,11 +152,20 @@ def test_v2_metadata_and_inference(served) -> None:
     }
     only = httpx.post(f"{server.url}/v2/models/fraud/versions/1/infer", json=per_feature).json()
     assert [o["name"] for o in only["outputs"]] == ["predict_proba"]
-    bad = httpx.post(
-        f"{server.url}/v2/models/fraud/infer",
-        json={"inputs": [{"name": "amount", "shape": [2], "datatype": "FP64", "data": [1.0]}]},
-    )
-    assert bad.status_code == 400 and "error" in bad.json()
+    mismatch = {
+        "inputs": [
+            {
+                "name": c,
+                "shape": [2],
+                "datatype": "FP64",
+                "data": [1.0] if c == "amount" else [1.0, 2.0],
+            }
+            for c in FEATURES
+        ]
+    }
+    bad = httpx.post(f"{server.url}/v2/models/fraud/infer", json=mismatch)
+    assert bad.status_code == 400, bad.text
+    assert "amount" in bad.json()["error"]
 
 
 def test_deployment_change_takes_effect_without_restart(

@@ -40,6 +40,8 @@ from mlship.serving.decode_values import (
     malformed,
 )
 
+__all__ = ["DecodeOptions", "InputDecoder"]
+
 _NATIVE_FORM: Final = (
     'a JSON object {"inputs": [{"feature": value, ...}, ...]} or '
     '{"columns": ["feature", ...], "data": [[value, ...], ...]}'
@@ -363,9 +365,8 @@ class InputDecoder:
             unknown = [k for k in record if k not in self._name_set] if self._reject else []
             if missing or unknown:
                 return self._fields_problem(missing, unknown, row)
-        return malformed(
-            "The rows do not fit the signature."
-        )  # not reached: a caller saw a problem
+        # Not reached: callers come here only after seeing a problem.
+        return malformed("The rows do not fit the signature.")
 
     def _fields_problem(
         self, missing: list[str], unknown: list[Any], row: int | None

@@ -397,7 +397,9 @@ class PredictionLog:
     def _next_batch(self) -> _Batch | None:
         while True:
             handoff = self._handoff
-            while handoff and handoff[0].end <= self._cursor:
+            # A batch the journal was read past, wholly or in part (it was published on disk
+            # before it reached the hand-off): the rest of it comes from disk.
+            while handoff and handoff[0].start < self._cursor:
                 self._release(handoff.popleft())
             head = handoff[0] if handoff else None
             if head is not None and head.start == self._cursor:

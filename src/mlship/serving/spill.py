@@ -141,7 +141,7 @@ class SpillJournal:
             self._ends[number], self._lines[number] = end, base + lines
             records += lines
             torn += int(size > end)
-        if existing and not trusted and False:
+        if existing and not trusted:
             verify_until = Position(existing[-1] + 1, 0)  # no telling how far the store got
         elif verify_until is None and existing:
             verify_until = Position(start.segment, start.line + window)
