@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
-import skops.io as sio
 
 from tests.integration.test_gates import fit, make_frame
 
@@ -18,15 +18,21 @@ from tests.integration.test_gates import fit, make_frame
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
-@pytest.fixture
-def project(tmp_path: Path, db_url: str) -> dict[str, object]:
+@pytest.fixture(scope="module")
+def fitted() -> dict[str, object]:
+    """The two models and the data, fitted once for the module."""
     train = make_frame(3000, 1)
     weak = train.copy()
     weak["x2"] = np.random.default_rng(5).permutation(weak["x2"].to_numpy())
-    sio.dump(fit(weak), tmp_path / "weak.skops")
-    sio.dump(fit(train), tmp_path / "good.skops")
-    train.to_parquet(tmp_path / "train.parquet")
-    holdout = make_frame(2000, 2)
+    return {"train": train, "weak": fit(weak), "good": fit(train), "holdout": make_frame(2000, 2)}
+
+
+@pytest.fixture
+def project(tmp_path: Path, db_url: str, fitted: dict[str, object]) -> dict[str, object]:
+    from mlship.registry import Registry
+
+    holdout = fitted["holdout"]
+    assert isinstance(holdout, pd.DataFrame)
     holdout.to_parquet(tmp_path / "holdout.parquet")
     holdout.drop(columns=["x3"]).to_csv(tmp_path / "no_x3.csv", index=False)
     env = {
@@ -35,6 +41,11 @@ def project(tmp_path: Path, db_url: str) -> dict[str, object]:
         "MLSHIP_DB_URL": db_url,
         "COLUMNS": "200",
     }
+    # Registration through the CLI is tested in test_cli.py; here the API is quicker.
+    registry = Registry.from_env(env)
+    for name in ("weak", "good"):
+        registry.register(fitted[name], "fraud", train_data=fitted["train"], label="label")
+    registry.close()
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -46,19 +57,6 @@ def project(tmp_path: Path, db_url: str) -> dict[str, object]:
             timeout=300,
         )
 
-    for name in ("weak", "good"):
-        done = run(
-            "models",
-            "register",
-            "fraud",
-            f"{name}.skops",
-            "--train-data",
-            "train.parquet",
-            "--label",
-            "label",
-            "--trusted",  # HGB's TreePredictor is outside skops' default trust
-        )
-        assert done.returncode == 0, done.stderr
     return {"run": run, "dir": tmp_path}
 
 

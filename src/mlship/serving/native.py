@@ -77,7 +77,8 @@ async def predict(name: str, request: Request) -> Response:
         key = body["routing_key"]
     route = state.router.route(name, key or rid)
     frame, _ = route.runtime.decoder.native(body)
-    result = await run_prediction(state, route, frame, rid, "native", started)
+    rows = body.get("inputs") if isinstance(body, dict) else None
+    result = await run_prediction(state, route, frame, rid, "native", started, raw_inputs=rows)
     content: dict[str, Any] = {
         "predictions": result.predictions,
         "model": name,

@@ -107,5 +107,7 @@ class ServerState:
             await runtime.close()
         self._runtimes.clear()
         if self.prediction_log is not None:
-            self.prediction_log.close()
+            # Off the event loop: with the store down this waits; what is not written in time
+            # stays in the spill journal for the next start.
+            await asyncio.to_thread(self.prediction_log.close)
         self.executor.shutdown(wait=True)
