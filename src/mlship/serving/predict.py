@@ -65,7 +65,7 @@ async def run_prediction(
         _log(
             state,
             route,
-            frame,
+            logged,
             rid,
             None,
             (time.perf_counter() - started) * 1000,
