@@ -17,25 +17,32 @@ from tests.conftest import RegistryFactory
 
 WORKER = textwrap.dedent(
     """
-    import os, sys, time
+    import sys, time
     from pathlib import Path
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from mlship.registry import Registry
 
-    go = Path(sys.argv[1])
-    seed = int(sys.argv[2])
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(200, 3))
-    model = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    go, seed, model = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     registry = Registry.from_env()           # every process opens (and may migrate) the store
     Path(f"{go}.ready-{seed}").touch()
     while not go.exists():
         time.sleep(0.005)
-    version = registry.register(model, "fraud", tags={"worker": str(seed)})
+    version = registry.register(model, "fraud", tags={"worker": seed})
     print(version.version)
     """
 )
+
+
+def _onnx_model(folder: Path) -> Path:
+    """A small ONNX model: registering it needs no scikit-learn import in the workers."""
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.default_rng(0).normal(size=(200, 3)).astype(np.float32)
+    model = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    path = folder / "model.onnx"
+    path.write_bytes(to_onnx(model, X[:1]).SerializeToString())
+    return path
 
 
 @pytest.mark.slow
@@ -44,6 +51,7 @@ def test_ten_processes_get_ten_distinct_versions(
 ) -> None:
     """Check that concurrent registrations (and the first open of a fresh store) never collide."""
     go = tmp_path / "go"
+    model = _onnx_model(tmp_path)
     env = {
         **os.environ,
         "MLSHIP_HOME": str(tmp_path / "home"),
@@ -52,7 +60,7 @@ def test_ten_processes_get_ten_distinct_versions(
     }
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(go), str(i)],
+            [sys.executable, "-c", WORKER, str(go), str(i), str(model)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
