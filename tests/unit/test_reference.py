@@ -35,7 +35,9 @@ def test_bare_name_and_latest_mean_latest(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("fraud@0", "Versions start at 1"),
+        ("fraud@0", "Versions are whole numbers from 1"),
+        ("fraud@99999999999999999999", "Versions are whole numbers from 1"),
+        ("fraud@²", "not a model reference"),
         ("fraud@prod uction", "not a model reference"),
         ("@4", "Model names"),
         ("bad name@1", "Model names"),

@@ -10,6 +10,8 @@ from mlship.errors import InvalidReference
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,99}$")
 RESERVED_ALIASES = frozenset({"latest"})
+MAX_VERSION = 2**31 - 1
+"""Versions are stored as 32-bit integers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +40,12 @@ class ModelRef:
         validate_model_name(name)
         if not sep or ref == "latest":
             return cls(name=name)
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():
             version = int(ref)
-            if version < 1:
-                raise InvalidReference(f"Versions start at 1. Got {text!r} instead.")
+            if not 1 <= version <= MAX_VERSION:
+                raise InvalidReference(
+                    f"Versions are whole numbers from 1 to {MAX_VERSION}. Got {text!r} instead."
+                )
             return cls(name=name, version=version)
         if not _ALIAS.match(ref):
             raise InvalidReference(

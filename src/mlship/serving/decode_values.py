@@ -136,9 +136,12 @@ class FloatColumn(Column):
 
     def parse_csv(self, cells: list[str]) -> list[Any]:
         try:
-            return list(map(float, cells))
+            values = list(map(float, cells))
         except ValueError:
             return [_csv_number(c, float) for c in cells]
+        if all(map(math.isfinite, values)):
+            return values
+        return [_csv_number(c, float) for c in cells]  # "inf" stays text: the row is named
 
     def _vector(self, obj: np.ndarray[Any, Any]) -> Any:
         kind = infer_dtype(obj, skipna=self.nullable)
@@ -365,13 +368,15 @@ def _csv_number(cell: str, parse: type[int] | type[float]) -> object:
     if not cell:
         return None
     try:
-        return parse(cell)
+        value: float = parse(cell)
+        if parse is int:
+            return value
     except ValueError:
-        pass
-    try:
-        return float(cell)
-    except ValueError:
-        return cell  # stays text: the converter names the row
+        try:
+            value = float(cell)
+        except ValueError:
+            return cell  # stays text: the converter names the row
+    return value if math.isfinite(value) else cell  # "inf" too: CSV carries what JSON cannot
 
 
 # ------------------------------------------------------------------------------------ v2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -121,6 +122,13 @@ async def feedback(name: str, request: Request) -> Response:
                 field="request_id",
                 row=row,
                 expected="string",
+                status=422,
+            )
+        if "\x00" in item["request_id"] or b"\\u0000" in orjson.dumps(item.get("label")):
+            raise InvalidInput(
+                f"Feedback item {row} contains a NUL character, which the store cannot keep.",
+                field="label" if "\x00" not in item["request_id"] else "request_id",
+                row=row,
                 status=422,
             )
         if "label" not in item or item["label"] is None:

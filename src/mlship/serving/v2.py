@@ -86,7 +86,7 @@ def _runtime(request: Request, name: str, version: str | None) -> VersionRuntime
     state = state_of(request)
     if version is None:
         return state.router.routes(name).stable
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()) or len(version) > 9:
         raise InvalidInput(
             f"Model versions are integers; got {version!r}.", field="version", status=400
         )
