@@ -163,6 +163,12 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     state = state_of(request)
     started = time.perf_counter()
     rid = request_id(request)
+    if request.headers.get("inference-header-content-length") is not None:
+        raise InvalidInput(
+            "Binary tensor data (the v2 binary extension) is not supported; send the tensors "
+            "as JSON (tritonclient: set_data_from_numpy(..., binary_data=False)).",
+            status=400,
+        )
     body = await read_json(request, state.settings.max_body_bytes)
     if version is None:
         route = state.router.route(name, request.headers.get("x-routing-key") or rid)
