@@ -259,3 +259,48 @@ def test_model_that_raises_is_a_500_with_request_id_and_no_traceback(
     body = response.json()
     assert body["request_id"] == "req-42"
     assert "Traceback" not in response.text and "secret internal detail" not in response.text
+
+
+def test_no_request_fails_while_deployments_switch_under_load(
+    registry: Registry, numeric_frame: pd.DataFrame, serve_factory: ServeFactory
+) -> None:
+    """Check that every request gets a 200 while the stable version flips back and forth."""
+    import concurrent.futures
+
+    for seed in (1, 2):
+        registry.register(
+            fit_logreg(numeric_frame.sample(frac=1.0, random_state=seed)),
+            "fraud",
+            train_data=numeric_frame,
+            label="is_fraud",
+        )
+    deployments = DeploymentStore(registry)
+    deployments.set_stable("fraud@1")
+    server = serve_factory(registry, refresh_interval_s=0.05)
+    row = {"inputs": numeric_frame.drop(columns=["is_fraud"]).head(2).to_dict("records")}
+    stop = time.monotonic() + 4.0
+
+    def hammer() -> tuple[int, set[int], list[int]]:
+        ok, versions, failures = 0, set(), []
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            while time.monotonic() < stop:
+                response = client.post("/models/fraud/predict", json=row)
+                if response.status_code == 200:
+                    ok += 1
+                    versions.add(response.json()["version"])
+                else:
+                    failures.append(response.status_code)
+        return ok, versions, failures
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(hammer) for _ in range(8)]
+        flips = 0
+        while time.monotonic() < stop - 0.5:
+            deployments.set_stable(f"fraud@{2 if flips % 2 == 0 else 1}")
+            flips += 1
+            time.sleep(0.3)
+        results = [f.result() for f in futures]
+    assert flips >= 5
+    assert [f for _, _, failures in results for f in failures] == []
+    assert sum(ok for ok, _, _ in results) > 50
+    assert set().union(*(v for _, v, _ in results)) == {1, 2}

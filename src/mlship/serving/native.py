@@ -83,7 +83,7 @@ async def predict(name: str, request: Request) -> Response:
     content: dict[str, Any] = {
         "predictions": result.predictions,
         "model": name,
-        "version": route.runtime.version,
+        "version": result.version,
         "request_id": rid,
     }
     if result.probabilities is not None:

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from mlship.errors import MlshipError
+from mlship.serving.batcher import BatcherClosed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,7 +46,15 @@ async def run_prediction(
     labels = {"model": runtime.name, "version": str(runtime.version), "role": route.role}
     metrics = state.metrics
     try:
-        result = await runtime.predict(frame)
+        try:
+            result = await runtime.predict(frame)
+        except BatcherClosed:
+            # The version was retired by a deployment switch after this request was routed:
+            # answer with what serves now instead of failing the request.
+            route = state.router.route(runtime.name, rid)
+            runtime = route.runtime
+            labels["version"] = str(runtime.version)
+            result = await runtime.predict(frame)
     except Exception as exc:
         metrics.errors.labels(kind="model", **labels).inc()
         metrics.requests.labels(protocol=protocol, status="500", **labels).inc()

@@ -27,6 +27,8 @@ class Prediction:
     predictions: list[Any]
     probabilities: list[list[float]] | None
     latency_ms: float
+    version: int
+    """The version that answered (after a deployment switch, not always the one first routed)."""
 
 
 class VersionRuntime:
@@ -118,6 +120,7 @@ class VersionRuntime:
             if output.probabilities is not None
             else None,
             latency_ms=latency,
+            version=self.version,
         )
 
     def warm_up(self) -> None:

@@ -211,7 +211,7 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
             )
     content: dict[str, Any] = {
         "model_name": runtime.name,
-        "model_version": str(runtime.version),
+        "model_version": str(result.version),
         "outputs": outputs,
     }
     if meta.get("id") is not None:
