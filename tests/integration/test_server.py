@@ -304,3 +304,42 @@ def test_no_request_fails_while_deployments_switch_under_load(
     assert [f for _, _, failures in results for f in failures] == []
     assert sum(ok for ok, _, _ in results) > 50
     assert set().union(*(v for _, v, _ in results)) == {1, 2}
+
+
+def test_admin_deploy_of_a_version_that_cannot_load_leaves_the_store_alone(
+    registry: Registry, numeric_frame: pd.DataFrame, serve_factory: ServeFactory
+) -> None:
+    from pathlib import Path
+
+    model = fit_logreg(numeric_frame)
+    registry.register(model, "fraud", train_data=numeric_frame, label="is_fraud")
+    v2 = registry.register(
+        fit_logreg(numeric_frame.sample(frac=1.0, random_state=9)),
+        "fraud",
+        train_data=numeric_frame,
+        label="is_fraud",
+    )
+    DeploymentStore(registry).set_stable("fraud@1")
+    server = serve_factory(registry)
+    Path(v2.artifact_uri).write_bytes(b"tampered")
+    response = httpx.post(f"{server.url}/admin/models/fraud/deploy", json={"ref": "2"})
+    assert response.status_code == 409 and "Nothing was loaded" in response.json()["error"]
+    assert DeploymentStore(registry).get("fraud").stable_version == 1
+    row = {"inputs": numeric_frame.drop(columns=["is_fraud"]).head(1).to_dict("records")}
+    assert httpx.post(f"{server.url}/models/fraud/predict", json=row).json()["version"] == 1
+
+
+def test_admin_routes_refuse_cross_site_requests(
+    registry: Registry, numeric_frame: pd.DataFrame, serve_factory: ServeFactory
+) -> None:
+    registry.register(
+        fit_logreg(numeric_frame), "fraud", train_data=numeric_frame, label="is_fraud"
+    )
+    DeploymentStore(registry).set_stable("fraud@1")
+    server = serve_factory(registry)
+    url = f"{server.url}/admin/models/fraud/deploy"
+    plain = httpx.post(url, content='{"ref": "1"}', headers={"content-type": "text/plain"})
+    assert plain.status_code == 415
+    evil = httpx.post(url, json={"ref": "1"}, headers={"origin": "https://evil.example"})
+    assert evil.status_code == 403
+    assert httpx.post(url, json={"ref": "1"}).status_code == 200

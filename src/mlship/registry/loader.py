@@ -35,6 +35,11 @@ class ModelLoader:
         immutable, so the cache never goes stale)."""
         return self._loaded.get((name, version))
 
+    def evict(self, name: str, version: int) -> None:
+        """Forget a loaded version (a server retired it), so its memory can be freed."""
+        with self._lock:
+            self._loaded.pop((name, version), None)
+
     def load(self, version: ModelVersion) -> LoadedModel:
         key = (version.name, version.version)
         with self._lock:
@@ -47,7 +52,10 @@ class ModelLoader:
         from mlship.registry.loaded_model import LoadedModel
 
         fmt = self._formats().get(version.format)
-        cache_root = self._cache_dir or Path(tempfile.gettempdir()) / "mlship-cache"
+        if self._cache_dir is None:
+            # Private to this process (mode 0700): no other local user can swap a verified file.
+            self._cache_dir = Path(tempfile.mkdtemp(prefix="mlship-cache-"))
+        cache_root = self._cache_dir
         local = cache_root / "artifacts" / version.artifact_sha256
         # Always fetch and verify: a local copy could have been changed on disk too.
         self._artifacts.fetch(version.artifact_sha256, local)

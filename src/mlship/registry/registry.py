@@ -587,6 +587,10 @@ class Registry:
 
     # ----------------------------------------------------------------------------- loading
 
+    def evict(self, name: str, version: int) -> None:
+        """Drop ``name@version`` from this registry's cache of loaded models."""
+        self._loader.evict(name, version)
+
     def load(self, ref: str | ModelRef) -> LoadedModel:
         """Load the version ``ref`` names; its artifact's SHA-256 is verified before loading.
 

@@ -74,40 +74,47 @@ class DeploymentStore:
         """Make the version ``ref`` names the one that serves all traffic of its model."""
         name, version = self._registry.resolve(ref)
         now = utcnow()
-        with self._registry.store.write() as conn:
-            current = conn.execute(
-                sa.select(deployments.c.id, deployments.c.stable_version).where(
-                    deployments.c.model == name
+        store = self._registry.store
+        insert: Any
+        if store.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        with store.write() as conn:
+            # Insert-if-absent, then lock the row: concurrent first deploys cannot collide.
+            conn.execute(
+                insert(deployments)
+                .values(
+                    model=name,
+                    stable_version=version,
+                    state="idle",
+                    traffic=0.0,
+                    config={},
+                    revision=0,
+                    updated_at=now,
                 )
-            ).first()
-            if current is None:
-                conn.execute(
-                    sa.insert(deployments).values(
-                        model=name,
-                        stable_version=version,
-                        state="idle",
-                        traffic=0.0,
-                        config={},
-                        revision=1,
-                        updated_at=now,
-                    )
+                .on_conflict_do_nothing(index_elements=["model"])
+            )
+            query = sa.select(deployments.c.stable_version, deployments.c.revision).where(
+                deployments.c.model == name
+            )
+            if store.dialect == "postgresql":
+                query = query.with_for_update()
+            current = conn.execute(query).one()
+            previous = current.stable_version if current.revision > 0 else None
+            conn.execute(
+                sa.update(deployments)
+                .where(deployments.c.model == name)
+                .values(
+                    stable_version=version,
+                    candidate_version=None,
+                    strategy=None,
+                    state="idle",
+                    traffic=0.0,
+                    revision=deployments.c.revision + 1,
+                    updated_at=now,
                 )
-                previous = None
-            else:
-                previous = current.stable_version
-                conn.execute(
-                    sa.update(deployments)
-                    .where(deployments.c.model == name)
-                    .values(
-                        stable_version=version,
-                        candidate_version=None,
-                        strategy=None,
-                        state="idle",
-                        traffic=0.0,
-                        revision=deployments.c.revision + 1,
-                        updated_at=now,
-                    )
-                )
+            )
             conn.execute(
                 sa.insert(events).values(
                     at=now,
@@ -119,9 +126,8 @@ class DeploymentStore:
                     details={"strategy": "direct", "previous_version": previous},
                 )
             )
-        found = self.get(name)
-        assert found is not None
-        return found
+            row = conn.execute(sa.select(deployments).where(deployments.c.model == name)).one()
+        return _to_deployment(row._mapping)
 
 
 def _to_deployment(row: sa.RowMapping) -> Deployment:

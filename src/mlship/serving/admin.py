@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,7 +19,23 @@ class Unauthorized(MlshipError):
     """A missing or wrong bearer token on an admin route (401)."""
 
 
+class Forbidden(MlshipError):
+    """A cross-site request to an admin route (403)."""
+
+
 def require_token(request: Request) -> None:
+    """The bearer token, and no cross-site request: without a token a loopback server would
+    otherwise take deployments from any web page open in the engineer's browser."""
+    if request.method == "POST":
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise InvalidInput("Admin requests must be sent as application/json.", status=415)
+    origin = request.headers.get("origin")
+    host = request.headers.get("host", "")
+    if request.headers.get("sec-fetch-site") == "cross-site" or (
+        origin is not None and origin.split("://", 1)[-1] != host
+    ):
+        raise Forbidden(f"Cross-site admin requests are refused (Origin {origin!r}).")
     expected = state_of(request).settings.token
     if not token_ok(expected, request.headers.get("authorization")):
         raise Unauthorized(
@@ -44,7 +61,8 @@ DEPLOY_BODY: dict[str, Any] = {
 async def list_deployments(request: Request) -> Response:
     require_token(request)
     state = state_of(request)
-    return json_response([d.to_dict() for d in state.deployments.list()])
+    found = await asyncio.to_thread(state.deployments.list)
+    return json_response([d.to_dict() for d in found])
 
 
 @router.post("/models/{name}/deploy", openapi_extra={"requestBody": DEPLOY_BODY})
@@ -60,6 +78,13 @@ async def deploy(name: str, request: Request) -> Response:
     if ref.partition("@")[0] != name:
         raise InvalidInput(f"{ref!r} is not a version of {name!r}.", field="ref")
     reason = body.get("reason") if isinstance(body.get("reason"), str) else None
-    deployment = state.deployments.set_stable(ref, reason=reason)
-    await state.refresh()
+    target, version = await asyncio.to_thread(state.registry.resolve, ref)
+    # Load and warm first: a version that cannot serve is refused and the store is untouched.
+    await asyncio.get_running_loop().run_in_executor(
+        state.executor, state.load_runtime, target, version
+    )
+    deployment = await asyncio.to_thread(
+        state.deployments.set_stable, f"{target}@{version}", reason=reason
+    )
+    await state.refresh(force=True)
     return json_response(deployment.to_dict())

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mlship import __version__
 from mlship.errors import (
     Conflict,
+    IntegrityError,
     InvalidInput,
     InvalidReference,
     MlshipError,
@@ -28,7 +30,7 @@ from mlship.errors import (
 )
 from mlship.serving import admin, mlflow_protocol, native, v2
 from mlship.serving.http import json_response, state_of
-from mlship.serving.predict import ModelFailed
+from mlship.serving.predict import ModelFailed, Retry
 from mlship.serving.state import ServerState
 
 if TYPE_CHECKING:
@@ -124,21 +126,38 @@ def _add_error_handlers(app: FastAPI) -> None:
         elif isinstance(exc, ModelFailed):
             status = 500
             body["request_id"] = exc.request_id
+        elif isinstance(exc, Retry | StoreUnavailable):
+            status = 503
         elif isinstance(exc, admin.Unauthorized):
             status = 401
+        elif isinstance(exc, admin.Forbidden):
+            status = 403
         elif isinstance(exc, NotFound):
             status = 404
-        elif isinstance(exc, Conflict):
+        elif isinstance(exc, Conflict | IntegrityError):
             status = 409
         elif isinstance(exc, InvalidReference):
             status = 400
-        elif isinstance(exc, StoreUnavailable):
-            status = 503
         else:
             status = 400
         response = json_response(body, status_code=status)
         if status == 401:
             response.headers["www-authenticate"] = "Bearer"
+        if status == 503:
+            response.headers["retry-after"] = "1"
+        return response
+
+    async def store_error(request: Request, exc: Exception) -> Response:
+        log.warning(
+            "Store error on %s %s: %s",
+            request.method,
+            request.url.path,
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
+        response = json_response(
+            {"error": "The mlship store is busy or unreachable; retry shortly."}, status_code=503
+        )
+        response.headers["retry-after"] = "1"
         return response
 
     async def validation_error(request: Request, exc: Exception) -> Response:
@@ -164,6 +183,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(MlshipError, mlship_error)
+    app.add_exception_handler(sa.exc.DBAPIError, store_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)

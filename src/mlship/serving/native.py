@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -138,5 +139,5 @@ async def feedback(name: str, request: Request) -> Response:
         items.append((item["request_id"], item["label"]))
     from mlship.serving.log_export import record_feedback
 
-    stored = record_feedback(state.registry.store, name, items)
+    stored = await asyncio.to_thread(record_feedback, state.registry.store, name, items)
     return json_response({"stored": stored})

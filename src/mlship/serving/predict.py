@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class Retry(MlshipError):
+    """The routed version was retired before it could answer (503 with Retry-After)."""
+
+
 class ModelFailed(MlshipError):
     """The model itself raised while predicting: a 500 with the request id, no traceback."""
 
@@ -46,15 +50,14 @@ async def run_prediction(
     labels = {"model": runtime.name, "version": str(runtime.version), "role": route.role}
     metrics = state.metrics
     try:
-        try:
-            result = await runtime.predict(frame)
-        except BatcherClosed:
-            # The version was retired by a deployment switch after this request was routed:
-            # answer with what serves now instead of failing the request.
-            route = state.router.route(runtime.name, rid)
-            runtime = route.runtime
-            labels["version"] = str(runtime.version)
-            result = await runtime.predict(frame)
+        result = await runtime.predict(frame)
+    except BatcherClosed:
+        # Cannot happen while routing happens after the last await (one refresh at a time);
+        # if it ever does, the client may simply retry.
+        metrics.requests.labels(protocol=protocol, status="503", **labels).inc()
+        raise Retry(
+            f"{runtime.name}@{runtime.version} was just retired; retry the request."
+        ) from None
     except Exception as exc:
         metrics.errors.labels(kind="model", **labels).inc()
         metrics.requests.labels(protocol=protocol, status="500", **labels).inc()

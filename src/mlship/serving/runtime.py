@@ -42,6 +42,7 @@ class VersionRuntime:
         metrics: ServerMetrics,
     ) -> None:
         self._loaded = loaded
+        self._closing = False
         version = loaded.version
         self.name = version.name
         self.version = version.version
@@ -84,6 +85,11 @@ class VersionRuntime:
     @property
     def loaded(self) -> LoadedModel:
         return self._loaded
+
+    @property
+    def closing(self) -> bool:
+        """True once the runtime was retired (it takes no new requests)."""
+        return self._closing
 
     @property
     def has_proba(self) -> bool:
@@ -145,4 +151,5 @@ class VersionRuntime:
             return
 
     async def close(self) -> None:
+        self._closing = True
         await self.batcher.close()

@@ -81,7 +81,14 @@ class ServeSettings:
 
     @property
     def is_loopback(self) -> bool:
-        return self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127.")
+        import ipaddress
+
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False  # a host name: it may resolve to anything
 
     def threads(self) -> int:
         """BLAS/OpenMP threads each worker may use, so that workers x threads <= cores."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,9 @@ class ServerState:
         self._runtimes: dict[tuple[str, int], VersionRuntime] = {}
         self._revisions: dict[str, int] | None = None
         self._static: dict[str, int] = {}
+        self._failed: set[str] = set()
+        self._failed_at = 0.0
+        self._lock = asyncio.Lock()
         self.ready = False
 
     # ------------------------------------------------------------------------------ refresh
@@ -48,50 +52,77 @@ class ServerState:
             wanted.setdefault(name, version)
         return wanted
 
-    def changed(self) -> bool:
-        """Cheap poll: did any deployment revision or ``--model`` alias move?"""
-        revisions = self.deployments.revisions()
+    def poll(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Cheap: deployment revisions (one query) and what the ``--model`` references name."""
         static = {}
         for ref in self.settings.models:
             name, version = self.registry.resolve(ref)
             static[name] = version
-        moved = revisions != self._revisions or static != self._static
-        self._revisions, self._static = revisions, static
-        return moved
+        return self.deployments.revisions(), static
 
-    def build(self, wanted: dict[str, int]) -> dict[str, ModelRoutes]:
-        """Load (and warm) what is not loaded yet; runs in a worker thread, off the event loop."""
-        table = {}
+    def load_runtime(self, name: str, version: int) -> VersionRuntime:
+        """The runtime of ``name@version``, loaded and warmed once (runs off the event loop)."""
+        key = (name, version)
+        runtime = self._runtimes.get(key)
+        if runtime is None or runtime.closing:
+            loaded = self.registry.load(f"{name}@{version}")
+            runtime = VersionRuntime(loaded, self.settings, self.executor, self.metrics)
+            runtime.warm_up()
+            self._runtimes[key] = runtime
+            log.info("Loaded %s@%d", name, version)
+        return runtime
+
+    def build(self, wanted: dict[str, int]) -> tuple[dict[str, ModelRoutes], dict[str, str]]:
+        """The new router table; a model whose version cannot be loaded keeps what it served
+        (and is retried on the next poll). Returns the table and ``{model: error}``."""
+        current = self.router.models
+        table: dict[str, ModelRoutes] = {}
+        failures: dict[str, str] = {}
         for name, version in wanted.items():
-            key = (name, version)
-            runtime = self._runtimes.get(key)
-            if runtime is None:
-                loaded = self.registry.load(f"{name}@{version}")
-                runtime = VersionRuntime(loaded, self.settings, self.executor, self.metrics)
-                runtime.warm_up()
-                self._runtimes[key] = runtime
-                log.info("Loaded %s@%d", name, version)
-            table[name] = ModelRoutes(stable=runtime)
-        return table
+            try:
+                table[name] = ModelRoutes(stable=self.load_runtime(name, version))
+            except Exception as exc:  # a broken version must not stop the other models
+                failures[name] = f"{type(exc).__name__}: {exc}"
+                if name in current:
+                    table[name] = current[name]
+        return table, failures
 
-    async def refresh(self) -> None:
-        """Bring the router in step with the store (loads happen before the switch)."""
-        loop = asyncio.get_running_loop()
-        moved = await loop.run_in_executor(self.executor, self.changed)
-        if not moved and self.ready:
-            return
-        wanted = await loop.run_in_executor(self.executor, self.desired)
-        table = await loop.run_in_executor(self.executor, self.build, wanted)
-        old = self.router.models
-        self.router.replace(table)
-        self.ready = True
-        in_use = {(r.stable.name, r.stable.version) for r in table.values()}
-        for routes in old.values():
-            key = (routes.stable.name, routes.stable.version)
-            if key not in in_use and key in self._runtimes:
-                # Requests already routed there finish: close() drains the batcher.
-                retired = self._runtimes.pop(key)
-                await retired.close()
+    async def refresh(self, *, force: bool = False) -> dict[str, str]:
+        """Bring the router in step with the store; loads happen before the switch.
+
+        One refresh at a time (the watcher and admin requests both call it), so an older
+        snapshot can never overwrite a newer one. Returns ``{model: error}`` of failed loads.
+        """
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            revisions, static = await loop.run_in_executor(self.executor, self.poll)
+            retry_failed = self._failed and time.monotonic() - self._failed_at > 5.0
+            unchanged = revisions == self._revisions and static == self._static
+            if self.ready and unchanged and not retry_failed and not force:
+                return {}
+            wanted = await loop.run_in_executor(self.executor, self.desired)
+            table, failures = await loop.run_in_executor(self.executor, self.build, wanted)
+            old = self.router.models
+            self.router.replace(table)
+            self.ready = True
+            self._revisions, self._static = revisions, static
+            self._failed, self._failed_at = set(failures), time.monotonic()
+            for name, error in failures.items():
+                log.error(
+                    "Cannot load the deployed version of %s (still serving the previous "
+                    "one, retrying): %s",
+                    name,
+                    error,
+                )
+            in_use = {(r.stable.name, r.stable.version) for r in table.values()}
+            for routes in old.values():
+                key = (routes.stable.name, routes.stable.version)
+                if key not in in_use and key in self._runtimes:
+                    # Requests already routed there finish: close() drains the batcher.
+                    retired = self._runtimes.pop(key)
+                    await retired.close()
+                    self.registry.evict(*key)
+            return failures
 
     async def watch(self) -> None:
         """Poll the store until cancelled; a failed poll is logged and retried."""

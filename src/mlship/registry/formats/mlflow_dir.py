@@ -39,10 +39,24 @@ def pack_folder(folder: Path, dest: Path) -> Path:
 
 
 def unpack_folder(archive: Path, dest: Path) -> Path:
-    """Extract an archive made by :func:`pack_folder` (regular files only, no path escapes)."""
-    dest.mkdir(parents=True, exist_ok=True)
+    """Extract an archive made by :func:`pack_folder` (regular files only, no path escapes).
+
+    Extracts into a fresh folder and renames it into place, so that processes unpacking the same
+    artifact at once never read a half-written file; an existing ``dest`` is left as it is.
+    """
+    import shutil
+    import uuid
+
+    if dest.is_dir():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f"{dest.name}.tmp-{uuid.uuid4().hex}")
     with tarfile.open(archive, "r") as tar:
-        tar.extractall(dest, filter="data")
+        tar.extractall(tmp, filter="data")
+    try:
+        tmp.rename(dest)
+    except OSError:  # another process won the race: use its copy
+        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
