@@ -12,6 +12,8 @@ PACKAGES = [
     "mlship.cli",
     "mlship.registry",
     "mlship.registry.formats",
+    "mlship.rollout",
+    "mlship.serving",
     "mlship.store",
 ]
 

@@ -57,12 +57,12 @@ class DeploymentStore:
     def list(self) -> list[Deployment]:
         with self._registry.store.read() as conn:
             rows = conn.execute(sa.select(deployments).order_by(deployments.c.model)).all()
-        return [_to_deployment(r._mapping) for r in rows]
+        return [deployment_from_row(r._mapping) for r in rows]
 
     def get(self, model: str) -> Deployment | None:
         with self._registry.store.read() as conn:
             row = conn.execute(sa.select(deployments).where(deployments.c.model == model)).first()
-        return _to_deployment(row._mapping) if row is not None else None
+        return deployment_from_row(row._mapping) if row is not None else None
 
     def revisions(self) -> dict[str, int]:
         """``{model: revision}``: one cheap query for pollers."""
@@ -127,10 +127,11 @@ class DeploymentStore:
                 )
             )
             row = conn.execute(sa.select(deployments).where(deployments.c.model == name)).one()
-        return _to_deployment(row._mapping)
+        return deployment_from_row(row._mapping)
 
 
-def _to_deployment(row: sa.RowMapping) -> Deployment:
+def deployment_from_row(row: sa.RowMapping) -> Deployment:
+    """A :class:`Deployment` from a row of the ``deployments`` table."""
     config = row["config"]
     return Deployment(
         model=row["model"],
