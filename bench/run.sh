@@ -28,4 +28,7 @@ missed=0
 # Checks: data validation of 1M x 50 and the paired bootstrap (no peer to install).
 "$PY" bench/validation_bench.py || missed=1
 "$PY" bench/bootstrap_bench.py || missed=1
+# Serving: mlship serve next to mlflow models serve, plain FastAPI and the floors, loaded by wrk.
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || true
+"$PY" bench/serve/serve_bench.py || missed=1
 exit "$missed"

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from mlship.errors import ConfigError, Conflict, NotFound
 from mlship.rollout.deployments import Deployment, DeploymentStore, deployment_from_row
+from mlship.rollout.traffic import rollout_salt
 from mlship.store import utcnow
 from mlship.store.schema import aliases, deployments, events, models
 
@@ -111,6 +112,8 @@ class Rollouts:
                 "step_started_at": now,
                 "started_at": now,
                 "forced": force,
+                # Users keep their side for the whole rollout; a new rollout reshuffles them.
+                "salt": rollout_salt(version.name, version.version, utcnow()),
             }
             return self._write(
                 conn,

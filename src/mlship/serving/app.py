@@ -54,13 +54,17 @@ def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
             state.prediction_log = PredictionLog(registry.store, settings.spill_dir)
             state.prediction_log.start()
         await state.refresh()
-        watcher = asyncio.create_task(state.watch())
+        tasks = [asyncio.create_task(state.watch())]
+        if settings.controller:
+            tasks.append(asyncio.create_task(state.control()))
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await state.close()
 
     app = FastAPI(

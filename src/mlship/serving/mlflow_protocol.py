@@ -73,7 +73,7 @@ async def _invoke(request: Request, name: str) -> Response:
     rid = request_id(request)
     body = await read_body(request, state.settings.max_body_bytes)
     # Routed after the last await before predicting: a deployment switch cannot close it between.
-    route = state.router.route(name, request.headers.get("x-routing-key") or rid)
+    route = state.router.route(name, request.headers.get("x-routing-key"), request_id=rid)
     content_type = (request.headers.get("content-type") or "application/json").split(";")[0]
     content_type = content_type.strip().lower()
     if content_type == "text/csv":

@@ -77,7 +77,7 @@ async def predict(name: str, request: Request) -> Response:
     key = request.headers.get("x-routing-key")
     if key is None and isinstance(body, dict) and isinstance(body.get("routing_key"), str):
         key = body["routing_key"]
-    route = state.router.route(name, key or rid)
+    route = state.router.route(name, key, request_id=rid)
     frame, _ = route.runtime.decoder.native(body)
     rows = body.get("inputs") if isinstance(body, dict) else None
     result = await run_prediction(state, route, frame, rid, "native", started, raw_inputs=rows)

@@ -59,6 +59,8 @@ async def run_prediction(
             f"{runtime.name}@{runtime.version} was just retired; retry the request."
         ) from None
     except Exception as exc:
+        if route.role == "candidate":
+            return await _fall_back(state, route, frame, rid, protocol, started, logged, exc)
         metrics.errors.labels(kind="model", **labels).inc()
         metrics.requests.labels(protocol=protocol, status="500", **labels).inc()
         log.error(
@@ -94,6 +96,53 @@ async def run_prediction(
     metrics.requests.labels(protocol=protocol, status="200", **labels).inc()
     _log(state, route, logged, rid, result, elapsed * 1000, None)
     return result
+
+
+async def _fall_back(
+    state: ServerState,
+    route: Route,
+    frame: pd.DataFrame,
+    rid: str,
+    protocol: str,
+    started: float,
+    logged: Any,
+    exc: Exception,
+) -> Prediction:
+    """A candidate that raises: count and log its error, then let stable answer the user."""
+    from mlship.serving.router import Route
+
+    runtime = route.runtime
+    labels = {"model": runtime.name, "version": str(runtime.version), "role": "candidate"}
+    state.metrics.errors.labels(kind="model", **labels).inc()
+    log.warning(
+        "Candidate %s@%d raised %s on request %s; stable answers",
+        runtime.name,
+        runtime.version,
+        type(exc).__name__,
+        rid,
+    )
+    _log(
+        state,
+        route,
+        logged,
+        rid,
+        None,
+        (time.perf_counter() - started) * 1000,
+        f"{type(exc).__name__}: {exc}",
+    )
+    stable = state.router.routes(runtime.name).stable
+    names = stable.signature.feature_names
+    if list(frame.columns) != names:
+        if not set(names) <= set(frame.columns):
+            raise ModelFailed(
+                f"The candidate {runtime.name}@{runtime.version} failed and the request does "
+                f"not fit the stable version. Request id {rid}.",
+                rid,
+            ) from exc
+        frame = frame[names]
+    return await run_prediction(
+        state, Route(stable, "stable"), frame, rid, protocol, started, raw_inputs=logged
+    )
 
 
 def _log(

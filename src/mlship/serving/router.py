@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mlship.errors import ModelNotFound
+from mlship.rollout.traffic import TrafficSplit, split_key
 
 if TYPE_CHECKING:
     from mlship.serving.runtime import VersionRuntime
@@ -22,9 +23,11 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class ModelRoutes:
-    """The runtimes of one model."""
+    """The runtimes of one model: stable, and during a canary a candidate with its split."""
 
     stable: VersionRuntime
+    candidate: VersionRuntime | None = None
+    split: TrafficSplit | None = None
 
 
 class Router:
@@ -51,14 +54,25 @@ class Router:
             )
         return found
 
-    def route(self, model: str, routing_key: str | None = None) -> Route:
-        return Route(self.routes(model).stable, "stable")
+    def route(self, model: str, routing_key: str | None = None, *, request_id: str) -> Route:
+        """Stable, or the candidate for the share of routing keys (else request ids) the split
+        assigns to it: the same key lands on the same version on every replica."""
+        routes = self.routes(model)
+        split = routes.split
+        if (
+            routes.candidate is not None
+            and split is not None
+            and split.is_candidate(split_key(routing_key, request_id))
+        ):
+            return Route(routes.candidate, "candidate")
+        return Route(routes.stable, "stable")
 
     def runtime(self, model: str, version: int) -> VersionRuntime:
         """A specific served version (for ``/v2/models/{name}/versions/{v}``)."""
         routes = self.routes(model)
-        if routes.stable.version == version:
-            return routes.stable
+        for runtime in (routes.stable, routes.candidate):
+            if runtime is not None and runtime.version == version:
+                return runtime
         raise ModelNotFound(
             f"Version {version} of {model!r} is not served here; version "
             f"{routes.stable.version} is."

@@ -37,6 +37,10 @@ class ServeSettings:
     """How often deployments are re-read from the store."""
     spill_dir: Path = Path(".mlship/spill")
     """Where the prediction log spills when the store falls behind."""
+    controller: bool = True
+    """Run the rollout controller in this server (one leader among replicas)."""
+    controller_interval_s: float = 1.0
+    """How often the controller judges running canaries."""
     threads_per_worker: int | None = None
     """BLAS/OpenMP threads per worker; default: cores / workers."""
 

@@ -6,10 +6,12 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mlship.registry import Registry
 from mlship.rollout import DeploymentStore
+from mlship.rollout.traffic import TrafficSplit
 from mlship.serving.observability import ServerMetrics
 from mlship.serving.router import ModelRoutes, Router
 from mlship.serving.runtime import VersionRuntime
@@ -19,6 +21,20 @@ if TYPE_CHECKING:
     from mlship.serving.settings import ServeSettings
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What should serve for one model: a stable version, maybe a candidate and its share."""
+
+    stable: int
+    candidate: int | None = None
+    share: float = 0.0
+    salt: str = ""
+
+
+def _runtimes(routes: ModelRoutes) -> list[VersionRuntime]:
+    return [r for r in (routes.stable, routes.candidate) if r is not None]
 
 
 class ServerState:
@@ -44,12 +60,21 @@ class ServerState:
 
     # ------------------------------------------------------------------------------ refresh
 
-    def desired(self) -> dict[str, int]:
-        """``{model: version}`` that should serve now: deployments, then ``--model`` refs."""
-        wanted = {d.model: d.stable_version for d in self.deployments.list()}
+    def desired(self) -> dict[str, Target]:
+        """What should serve now: deployments (with their candidates), then ``--model`` refs."""
+        wanted = {}
+        for d in self.deployments.list():
+            canary = d.candidate_version is not None and d.state == "canary"
+            salt = d.config.get("salt") if canary else None
+            wanted[d.model] = Target(
+                stable=d.stable_version,
+                candidate=d.candidate_version if canary else None,
+                share=d.traffic if canary else 0.0,
+                salt=str(salt) if salt is not None else f"{d.model}@{d.candidate_version}",
+            )
         for ref in self.settings.models:
             name, version = self.registry.resolve(ref)
-            wanted.setdefault(name, version)
+            wanted.setdefault(name, Target(stable=version))
         return wanted
 
     def poll(self) -> tuple[dict[str, int], dict[str, int]]:
@@ -72,15 +97,23 @@ class ServerState:
             log.info("Loaded %s@%d", name, version)
         return runtime
 
-    def build(self, wanted: dict[str, int]) -> tuple[dict[str, ModelRoutes], dict[str, str]]:
+    def build(self, wanted: dict[str, Target]) -> tuple[dict[str, ModelRoutes], dict[str, str]]:
         """The new router table; a model whose version cannot be loaded keeps what it served
         (and is retried on the next poll). Returns the table and ``{model: error}``."""
         current = self.router.models
         table: dict[str, ModelRoutes] = {}
         failures: dict[str, str] = {}
-        for name, version in wanted.items():
+        for name, target in wanted.items():
             try:
-                table[name] = ModelRoutes(stable=self.load_runtime(name, version))
+                stable = self.load_runtime(name, target.stable)
+                if target.candidate is None:
+                    table[name] = ModelRoutes(stable=stable)
+                else:
+                    table[name] = ModelRoutes(
+                        stable=stable,
+                        candidate=self.load_runtime(name, target.candidate),
+                        split=TrafficSplit(target.share, target.salt),
+                    )
             except Exception as exc:  # a broken version must not stop the other models
                 failures[name] = f"{type(exc).__name__}: {exc}"
                 if name in current:
@@ -114,15 +147,41 @@ class ServerState:
                     name,
                     error,
                 )
-            in_use = {(r.stable.name, r.stable.version) for r in table.values()}
+            in_use = {(rt.name, rt.version) for r in table.values() for rt in _runtimes(r)}
             for routes in old.values():
-                key = (routes.stable.name, routes.stable.version)
-                if key not in in_use and key in self._runtimes:
-                    # Requests already routed there finish: close() drains the batcher.
-                    retired = self._runtimes.pop(key)
-                    await retired.close()
-                    self.registry.evict(*key)
+                for runtime in _runtimes(routes):
+                    key = (runtime.name, runtime.version)
+                    if key not in in_use and key in self._runtimes:
+                        # Requests already routed there finish: close() drains the batcher.
+                        retired = self._runtimes.pop(key)
+                        await retired.close()
+                        self.registry.evict(*key)
             return failures
+
+    async def control(self) -> None:
+        """Run the canary controller while this process is the leader; act, then refresh."""
+        from mlship.rollout.controller import Controller
+        from mlship.rollout.leader import Leadership
+
+        controller = Controller(self.registry)
+        leadership = Leadership(self.registry.store)
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await asyncio.sleep(self.settings.controller_interval_s)
+                try:
+                    if not await loop.run_in_executor(self.executor, leadership.held):
+                        continue
+                    decisions = await loop.run_in_executor(self.executor, controller.tick)
+                    for d in decisions:
+                        if d.action in ("advance", "rollback", "pause"):
+                            log.info("Controller: %s %s (%s)", d.action, d.model, d.reason)
+                    if any(d.action in ("advance", "rollback", "pause") for d in decisions):
+                        await self.refresh(force=True)
+                except Exception as exc:  # the controller must never take the server down
+                    log.warning("Controller tick failed: %s", exc)
+        finally:
+            await asyncio.to_thread(leadership.release)
 
     async def watch(self) -> None:
         """Poll the store until cancelled; a failed poll is logged and retried."""

@@ -171,7 +171,7 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
         )
     body = await read_json(request, state.settings.max_body_bytes)
     if version is None:
-        route = state.router.route(name, request.headers.get("x-routing-key") or rid)
+        route = state.router.route(name, request.headers.get("x-routing-key"), request_id=rid)
     else:
         from mlship.serving.router import Route
 

@@ -1,0 +1,741 @@
+"""Canary analysis: compare the candidate with stable on one time window and give a verdict.
+
+A controller calls :func:`analyze` at each canary step with what each version did in the *same*
+window (:class:`WindowStats`). Four checks, each ``pass``, ``fail``, ``inconclusive`` or ``skip``,
+whose compared ``value`` passes when it is at most its ``threshold``:
+
+- ``error_rate``: the increase of the candidate's error rate over stable's, at most
+  ``max_error_rate_increase``; a larger increase fails only if it is also significant (below).
+- ``latency_p95``: the ratio of the p95 latencies, at most ``max_latency_ratio``.
+- ``divergence``: the PSI of the candidate's prediction scores against stable's (:func:`psi`), at
+  most ``max_divergence_psi``; for classifiers without scores, the largest absolute difference of
+  the share of a class among the predictions, at most ``max_class_share_diff``.
+- ``live_metric``: how much worse the candidate's metric is on the rows whose labels arrived, at
+  most ``live_metric_tolerance``.
+
+Verdict: any ``fail`` fails the step, even when other checks are inconclusive (a clear failure is
+decided at once); else any ``inconclusive`` makes it inconclusive; else it passes. Low traffic never
+fails a canary: with fewer than ``min_requests`` requests on either side, every check is
+inconclusive. Missing, empty or non-finite data make a check inconclusive, never an exception.
+
+These are pure functions: no I/O, no clock, no globals.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> def window(errors: int) -> WindowStats:
+...     return WindowStats.of(1000, errors, rng.gamma(4, 5, 1000), scores=rng.beta(2, 5, 1000))
+>>> analyze(window(3), window(4)).verdict
+'pass'
+>>> result = analyze(window(3), window(100))
+>>> result.verdict, result.failed
+('fail', ('error_rate',))
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from numbers import Number
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from mlship.checks.metrics import Metric, Predictions, builtin_metrics, get_metric
+from mlship.checks.validation_config import Rule, check_number, invalid
+from mlship.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Verdict = Literal["pass", "fail", "inconclusive"]
+CheckStatus = Literal["pass", "fail", "inconclusive", "skip"]
+CheckName = Literal["error_rate", "latency_p95", "divergence", "live_metric"]
+FloatArray = npt.NDArray[np.float64]
+
+# Absorbs rounding in "value <= threshold" (3/200 - 1/200 is not exactly 0.01 in floating point).
+_SLACK = 1e-12
+_MAX_SHARES_SHOWN = 20
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class WindowStats:
+    """What one version did in one time window.
+
+    Build it from plain sequences with :meth:`of`, or from the joined prediction log with
+    :meth:`from_frame`. Predictions (``scores`` and/or ``predicted``) are one per answered request;
+    ``labels`` are aligned with them.
+    """
+
+    requests: int
+    """Requests routed to this version in the window, errors included."""
+    errors: int
+    """Requests that raised (a candidate's were answered by stable instead)."""
+    latency_ms: FloatArray
+    """The latency of each request, in milliseconds."""
+    scores: FloatArray | None = None
+    """The positive-class probability (binary classifiers) or the predicted value (regressors)."""
+    predicted: npt.NDArray[Any] | None = None
+    """The predicted class (classifiers)."""
+    labels: npt.NDArray[Any] | None = None
+    """True labels from feedback: ``labels[i]`` belongs to prediction ``i``. Shorter than the
+    predictions when the later rows have no feedback yet; NaN or None where a row has none."""
+
+    def __post_init__(self) -> None:
+        for name in ("requests", "errors"):
+            count = getattr(self, name)
+            if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 0:
+                raise InvalidInput(f"{name} must be an integer >= 0. Got {count!r} instead.")
+        if self.errors > self.requests:
+            raise InvalidInput(f"errors ({self.errors}) cannot exceed requests ({self.requests}).")
+        for name in ("latency_ms", "scores", "predicted", "labels"):
+            values = getattr(self, name)
+            if values is not None and np.ndim(values) != 1:
+                raise InvalidInput(
+                    f"{name} must be one-dimensional. Got shape {np.shape(values)} instead."
+                )
+        rows = {len(a) for a in (self.scores, self.predicted) if a is not None}
+        if len(rows) > 1:
+            raise InvalidInput(
+                f"scores and predicted must have one value per answered request each. Got "
+                f"{sorted(rows)} values instead."
+            )
+        if self.labels is not None:
+            if not rows:
+                raise InvalidInput("labels need scores or predicted to be aligned with.")
+            if len(self.labels) > max(rows):
+                raise InvalidInput(
+                    f"labels ({len(self.labels)}) cannot outnumber the predictions ({max(rows)})."
+                )
+
+    @classmethod
+    def of(
+        cls,
+        requests: int,
+        errors: int,
+        latency_ms: npt.ArrayLike = (),
+        *,
+        scores: npt.ArrayLike | None = None,
+        predicted: npt.ArrayLike | None = None,
+        labels: npt.ArrayLike | None = None,
+    ) -> WindowStats:
+        """Build from plain sequences (copied into read-only arrays).
+
+        >>> WindowStats.of(3, 1, [12.0, 15.5, 40.1], predicted=["a", "b"]).predicted.tolist()
+        ['a', 'b']
+        """
+        return cls(
+            requests=requests,
+            errors=errors,
+            latency_ms=_frozen(_floats(latency_ms, "latency_ms")),
+            scores=None if scores is None else _frozen(_floats(scores, "scores")),
+            predicted=None if predicted is None else _frozen(np.array(predicted)),
+            labels=None if labels is None else _frozen(np.array(labels)),
+        )
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, role: str) -> WindowStats:
+        """The rows of ``role`` in a prediction-log window joined with feedback.
+
+        Columns: ``role``, ``latency_ms``, ``error`` (true, or an error message, for a request
+        that raised), and optionally ``score``, ``predicted`` and ``label`` (missing where a row
+        has none). Missing latencies are left out; the predictions are those of the rows without
+        an error, and a column missing on every such row gives None.
+        """
+        absent = sorted({"role", "latency_ms", "error"} - set(frame.columns))
+        if absent:
+            raise InvalidInput(
+                f"The window has no column(s) {', '.join(absent)}; it needs role, latency_ms, "
+                "error and optionally score, predicted, label."
+            )
+        rows = frame[frame["role"] == role]
+        error = rows["error"]
+        failed = error.notna().to_numpy() & error.astype(bool).to_numpy()
+        try:
+            latency = rows["latency_ms"].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"latency_ms must be numbers: {exc}") from exc
+        answered = rows[~failed]
+
+        def column(name: str) -> npt.NDArray[Any] | None:
+            if name not in answered.columns or not answered[name].notna().any():
+                return None
+            values = answered[name]
+            if values.notna().all():
+                return values.to_numpy()
+            out = values.to_numpy(dtype=object)
+            out[values.isna().to_numpy()] = None  # NaN, pd.NA and NaT alike
+            return out
+
+        return cls.of(
+            len(rows),
+            int(failed.sum()),
+            latency[~np.isnan(latency)],
+            scores=column("score"),
+            predicted=column("predicted"),
+            labels=column("label"),
+        )
+
+
+def _floats(values: npt.ArrayLike, what: str) -> FloatArray:
+    try:
+        return np.array(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{what} must be numbers: {exc}") from exc
+
+
+def _frozen(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    values.setflags(write=False)
+    return values
+
+
+# ---------------------------------------------------------------- configuration
+
+
+_RULES: dict[str, Rule] = {
+    "max_error_rate_increase": ("a number in [0, 1]", lambda v: 0 <= v <= 1),
+    "max_latency_ratio": ("a number >= 1", lambda v: v >= 1),
+    "max_divergence_psi": ("a number > 0", lambda v: v > 0),
+    "max_class_share_diff": ("a number in (0, 1]", lambda v: 0 < v <= 1),
+    "live_metric_tolerance": ("a number >= 0", lambda v: v >= 0),
+    "significance": ("a number in (0, 1)", lambda v: 0 < v < 1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisConfig:
+    """The thresholds of a canary analysis.
+
+    >>> from mlship.errors import ConfigError
+    >>> try:
+    ...     AnalysisConfig(max_latency_ratio=0.5)
+    ... except ConfigError as exc:
+    ...     print(exc)
+    The 'max_latency_ratio' option must be a number >= 1. Got 0.5 instead.
+    """
+
+    max_error_rate_increase: float = 0.01
+    """How far the candidate's error rate may exceed stable's (0.01 = 1 point)."""
+    max_latency_ratio: float = 1.5
+    """The candidate's p95 latency may be at most this multiple of stable's."""
+    max_divergence_psi: float = 0.2
+    """The largest PSI of the candidate's scores against stable's, on 10 quantile bins of
+    stable's scores, an empty bin's share counted as 1e-4 (see :func:`psi`)."""
+    max_class_share_diff: float = 0.1
+    """Without scores: the largest difference of a class's share of the predictions (0.1 = 10
+    points)."""
+    live_metric: str | None = None
+    """A built-in metric (e.g. ``f1``, ``roc_auc``, ``rmse``) on the labelled rows; None skips."""
+    live_metric_tolerance: float = 0.01
+    """How much worse than stable's the candidate's live metric may be."""
+    require_live_metric: bool = False
+    """Make a live metric without enough labels inconclusive rather than skipped."""
+    min_requests: int = 200
+    """Requests each version needs in the window (and latencies, scores or classes each check
+    needs) before anything is judged."""
+    min_labels: int = 100
+    """Labelled predictions each version needs before the live metric is compared."""
+    significance: float = 0.05
+    """The level below which the one-sided Fisher p-value makes an error-rate increase real."""
+
+    def __post_init__(self) -> None:
+        for option, rule in _RULES.items():
+            check_number(option, getattr(self, option), rule)
+        for option in ("min_requests", "min_labels"):
+            value = getattr(self, option)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise invalid(option, "an integer >= 1", value)
+        names = sorted(builtin_metrics())
+        if self.live_metric is not None and self.live_metric not in names:
+            raise invalid("live_metric", f"None or one of {', '.join(names)}", self.live_metric)
+        if not isinstance(self.require_live_metric, bool):
+            raise invalid("require_live_metric", "true or false", self.require_live_metric)
+        if self.require_live_metric and self.live_metric is None:
+            raise invalid("live_metric", "a metric name when 'require_live_metric' is set", None)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryCheck:
+    """One check of a canary step: it passes when ``value`` is at most ``threshold``."""
+
+    name: CheckName
+    status: CheckStatus
+    reason: str
+    """One sentence a person can act on, with the figures."""
+    stable: float | None = None
+    """Stable's figure: error rate, p95 latency (ms), mean score or class share, metric."""
+    candidate: float | None = None
+    """The candidate's figure, in the same unit."""
+    value: float | None = None
+    """What is compared: rate increase, p95 ratio, PSI or share difference, metric loss."""
+    threshold: float | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+    """The other numbers behind the status (counts, p-value, p99, ...); JSON-ready."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The outcome of one canary step: its checks, and the verdict they give."""
+
+    checks: tuple[CanaryCheck, ...]
+
+    @property
+    def verdict(self) -> Verdict:
+        statuses = {c.status for c in self.checks}
+        if "fail" in statuses:
+            return "fail"
+        return "inconclusive" if "inconclusive" in statuses else "pass"
+
+    @property
+    def failed(self) -> tuple[CheckName, ...]:
+        """The names of the failing checks."""
+        return tuple(c.name for c in self.checks if c.status == "fail")
+
+    @property
+    def reason(self) -> str:
+        """The reasons of the checks that decided the verdict."""
+        verdict = self.verdict
+        if verdict == "pass":
+            skipped = [c.name for c in self.checks if c.status == "skip"]
+            return "Every check passed" + (f" ({', '.join(skipped)} skipped)." if skipped else ".")
+        return " ".join(c.reason for c in self.checks if c.status == verdict)
+
+    def check(self, name: CheckName) -> CanaryCheck:
+        """The check called ``name``."""
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (no NaN or infinity), for the event ledger and ``status``."""
+        return {
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "failed": list(self.failed),
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+# ---------------------------------------------------------------- the analysis
+
+
+def analyze(
+    stable: WindowStats, candidate: WindowStats, config: AnalysisConfig | None = None
+) -> Analysis:
+    """Compare ``candidate`` with ``stable`` on the same window.
+
+    Error rate: the point rule is ``candidate_rate <= stable_rate + max_error_rate_increase``.
+    Small windows make it noisy (with 200 requests each, 3 errors against 1 is chance), so the
+    check fails only when the point rule fails *and* a one-sided Fisher exact test finds the
+    candidate's rate higher at ``significance`` (0.05); a point-rule failure that is not
+    significant is inconclusive (more traffic will settle it). The p-value is in the figures.
+
+    Latency: p95 of each version's latencies (numpy percentile, linear interpolation).
+    Divergence and live metric: see :func:`psi` and :class:`AnalysisConfig`.
+    """
+    config = config or AnalysisConfig()
+    low = _low_traffic(stable, candidate, config.min_requests)
+    # Arbitrary inputs (huge values, NaN) may overflow on the way: such figures come out
+    # non-finite and make their check inconclusive, instead of warning or raising.
+    with np.errstate(all="ignore"):
+        checks = (
+            _error_rate(stable, candidate, config, low),
+            _latency(stable, candidate, config, low),
+            _divergence(stable, candidate, config, low),
+            _live_metric(stable, candidate, config, low),
+        )
+    return Analysis(checks)
+
+
+def psi(
+    reference: npt.ArrayLike, current: npt.ArrayLike, bins: int = 10, eps: float = 1e-4
+) -> float:
+    """The population stability index of ``current`` against ``reference``.
+
+    The bin edges are the ``1/bins, ..., (bins-1)/bins`` quantiles of ``reference`` (numpy's
+    linear interpolation), so each bin holds about ``1/bins`` of it; bins are closed on the right:
+    ``(-inf, q1], (q1, q2], ..., (q_last, inf)``. With ``r_i`` and ``c_i`` the shares of each
+    sample in bin ``i``, where an empty bin's share of 0 counts as ``eps``::
+
+        PSI = sum_i (c_i - r_i) * ln(c_i / r_i)
+
+    It is 0 for samples that fill the bins alike and grows with the shift; above 0.2 is commonly
+    read as a significant change.
+
+    >>> psi([1, 2, 3, 4], [1, 2, 3, 4])
+    0.0
+    >>> round(psi([1, 2, 3, 4], [3, 4, 4, 4], bins=2), 4)
+    4.6043
+    """
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
+        raise invalid("bins", "an integer >= 2", bins)
+    check_number("eps", eps, ("a number in (0, 1)", lambda v: 0 < v < 1))
+    ref = _sample(reference, "reference")
+    cur = _sample(current, "current")
+    edges = np.quantile(ref, np.arange(1, bins) / bins)
+    r = _shares(ref, edges, bins, eps)
+    c = _shares(cur, edges, bins, eps)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def _sample(values: npt.ArrayLike, what: str) -> FloatArray:
+    array = _floats(values, what)
+    if array.ndim != 1 or len(array) == 0 or not np.all(np.isfinite(array)):
+        raise InvalidInput(f"The {what} sample must be a non-empty list of finite numbers.")
+    return array
+
+
+def _shares(values: FloatArray, edges: FloatArray, bins: int, eps: float) -> FloatArray:
+    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=bins)
+    shares = counts / len(values)
+    return np.where(counts > 0, shares, eps)
+
+
+# ---------------------------------------------------------------- the four checks
+
+
+def _error_rate(
+    stable: WindowStats, candidate: WindowStats, config: AnalysisConfig, low: str | None
+) -> CanaryCheck:
+    threshold = config.max_error_rate_increase
+    rates = [w.errors / w.requests if w.requests else None for w in (stable, candidate)]
+    figures: dict[str, Any] = {
+        "stable_errors": int(stable.errors),
+        "stable_requests": int(stable.requests),
+        "candidate_errors": int(candidate.errors),
+        "candidate_requests": int(candidate.requests),
+    }
+    check = _partial("error_rate", rates[0], rates[1], threshold, figures)
+    if low is not None:
+        return check("inconclusive", low, None)
+    rate_s, rate_c = float(rates[0] or 0.0), float(rates[1] or 0.0)
+    increase = rate_c - rate_s
+    p_value = _fisher_greater(candidate.errors, candidate.requests, stable.errors, stable.requests)
+    figures.update(p_value=_num(p_value), test="fisher_exact_one_sided")
+    versus = f"Candidate error rate {_pct(rate_c)} vs stable {_pct(rate_s)}"
+    allowed = f"allowed {_points(threshold)}"
+    if increase <= threshold + _SLACK:
+        return check("pass", f"{versus} is within the {allowed}.", increase)
+    if p_value < config.significance:
+        return check("fail", f"{versus} ({allowed}, p = {p_value:.2g}): rolled back.", increase)
+    return check(
+        "inconclusive",
+        f"{versus} exceeds the {allowed}, but not significantly (p = {p_value:.2g} on "
+        f"{candidate.requests} and {stable.requests} requests): wait for more traffic.",
+        increase,
+    )
+
+
+def _latency(
+    stable: WindowStats, candidate: WindowStats, config: AnalysisConfig, low: str | None
+) -> CanaryCheck:
+    threshold = config.max_latency_ratio
+    problem = low or _unusable(
+        (stable.latency_ms, candidate.latency_ms), "latencies", config.min_requests, positive=True
+    )
+    if problem is not None:
+        return CanaryCheck("latency_p95", "inconclusive", problem, threshold=threshold)
+    p95_s, p95_c = (float(np.percentile(w.latency_ms, 95)) for w in (stable, candidate))
+    figures = {
+        "stable_p99": _num(float(np.percentile(stable.latency_ms, 99))),
+        "candidate_p99": _num(float(np.percentile(candidate.latency_ms, 99))),
+        "stable_n": len(stable.latency_ms),
+        "candidate_n": len(candidate.latency_ms),
+    }
+    check = _partial("latency_p95", p95_s, p95_c, threshold, figures)
+    ratio = p95_c / p95_s if p95_s > 0 else math.nan
+    if not math.isfinite(ratio):
+        return check(
+            "inconclusive",
+            f"The p95 latencies ({p95_c:g} ms candidate, {p95_s:g} ms stable) give no finite "
+            "ratio: check the latencies recorded.",
+            None,
+        )
+    versus = f"Candidate p95 latency {p95_c:.1f} ms is {ratio:.2f}x stable's {p95_s:.1f} ms"
+    if ratio <= threshold + _SLACK:
+        return check("pass", f"{versus}, within the allowed {threshold:g}x.", ratio)
+    return check("fail", f"{versus} (allowed {threshold:g}x): rolled back.", ratio)
+
+
+def _divergence(
+    stable: WindowStats, candidate: WindowStats, config: AnalysisConfig, low: str | None
+) -> CanaryCheck:
+    if stable.scores is not None and candidate.scores is not None:
+        return _score_divergence(stable.scores, candidate.scores, config, low)
+    if stable.predicted is not None and candidate.predicted is not None:
+        return _class_divergence(stable.predicted, candidate.predicted, config, low)
+    if all(w.scores is None and w.predicted is None for w in (stable, candidate)):
+        return CanaryCheck(
+            "divergence", "skip", "Neither version logged prediction scores or classes."
+        )
+    return CanaryCheck(
+        "divergence",
+        "inconclusive",
+        "Only one version logged prediction scores or classes in the window: wait for more "
+        "traffic, or check that both versions log the same outputs.",
+    )
+
+
+def _score_divergence(
+    stable: FloatArray, candidate: FloatArray, config: AnalysisConfig, low: str | None
+) -> CanaryCheck:
+    threshold = config.max_divergence_psi
+    problem = low or _unusable((stable, candidate), "prediction scores", config.min_requests)
+    if problem is not None:
+        return CanaryCheck("divergence", "inconclusive", problem, threshold=threshold)
+    figures: dict[str, Any] = {"method": "psi", "bins": 10, "eps": 1e-4}
+    figures.update(stable_n=len(stable), candidate_n=len(candidate))
+    mean_s, mean_c = float(np.mean(stable)), float(np.mean(candidate))
+    check = _partial("divergence", mean_s, mean_c, threshold, figures)
+    value = psi(stable, candidate)
+    if not math.isfinite(value):
+        return check("inconclusive", "The scores give no finite PSI: check them.", None)
+    versus = (
+        f"PSI of the candidate's prediction scores against stable's is {value:.3f} (mean "
+        f"{mean_c:.3g} vs {mean_s:.3g})"
+    )
+    if value <= threshold + _SLACK:
+        return check("pass", f"{versus}, within the allowed {threshold:g}.", value)
+    return check("fail", f"{versus}, above the allowed {threshold:g}: rolled back.", value)
+
+
+def _class_divergence(
+    stable: npt.NDArray[Any], candidate: npt.NDArray[Any], config: AnalysisConfig, low: str | None
+) -> CanaryCheck:
+    threshold = config.max_class_share_diff
+    problem = low or _unusable((stable, candidate), "predicted classes", config.min_requests)
+    if problem is not None:
+        return CanaryCheck("divergence", "inconclusive", problem, threshold=threshold)
+    shares_s, shares_c = _class_shares(stable), _class_shares(candidate)
+    diffs = {k: abs(shares_c.get(k, 0.0) - shares_s.get(k, 0.0)) for k in shares_s | shares_c}
+    ranked = sorted(diffs, key=lambda k: (-diffs[k], repr(k)))
+    top = ranked[0]
+    value = diffs[top]
+    shown = ranked[:_MAX_SHARES_SHOWN]
+    figures = {
+        "method": "class_share",
+        "class": str(top),
+        "stable_shares": {str(k): shares_s.get(k, 0.0) for k in shown},
+        "candidate_shares": {str(k): shares_c.get(k, 0.0) for k in shown},
+        "stable_n": len(stable),
+        "candidate_n": len(candidate),
+    }
+    s, c = shares_s.get(top, 0.0), shares_c.get(top, 0.0)
+    check = _partial("divergence", s, c, threshold, figures)
+    versus = f"Candidate predicts class {top!r} for {_pct(c)} of requests vs stable {_pct(s)}"
+    allowed = f"allowed difference {threshold * 100:.1f} points"
+    if value <= threshold + _SLACK:
+        return check("pass", f"{versus}, the largest difference, within the {allowed}.", value)
+    # As for the error rate: a difference over the threshold fails only when it is more than
+    # the noise of small windows (two-sided Fisher exact test on that class's counts).
+    n_s, n_c = len(stable), len(candidate)
+    p_value = _fisher_two_sided(round(c * n_c), n_c, round(s * n_s), n_s)
+    figures["p_value"] = p_value
+    if p_value >= config.significance:
+        return check(
+            "inconclusive",
+            f"{versus} ({allowed}), but p = {p_value:.3f}: not yet more than noise; waiting "
+            "for more requests.",
+            value,
+        )
+    return check("fail", f"{versus} ({allowed}, p = {p_value:.3g}): rolled back.", value)
+
+
+def _live_metric(
+    stable: WindowStats, candidate: WindowStats, config: AnalysisConfig, low: str | None
+) -> CanaryCheck:
+    name = config.live_metric
+    if name is None:
+        return CanaryCheck("live_metric", "skip", "No live metric is configured.")
+    threshold = config.live_metric_tolerance
+    if low is not None:
+        return CanaryCheck("live_metric", "inconclusive", low, threshold=threshold)
+    metric = get_metric(name)
+
+    def not_ready(reason: str) -> CanaryCheck:
+        status: CheckStatus = "inconclusive" if config.require_live_metric else "skip"
+        return CanaryCheck("live_metric", status, reason, threshold=threshold)
+
+    values: list[float] = []
+    counts: list[int] = []
+    for role, window in (("candidate", candidate), ("stable", stable)):
+        rows = _labelled(window, metric)
+        if isinstance(rows, str):
+            return not_ready(f"Live {name} of {role}: {rows}")
+        y, predictions = rows
+        if len(y) < config.min_labels:
+            return not_ready(
+                f"Only {len(y)} labelled {role} predictions (at least {config.min_labels} "
+                f"needed): live {name} not compared yet."
+            )
+        try:
+            value = metric.score(y, predictions)
+        except InvalidInput as exc:
+            return not_ready(f"Live {name} of {role}: {exc.message}")
+        if not math.isfinite(value):
+            return not_ready(f"Live {name} of {role} is {value}: check its predictions and labels.")
+        values.append(value)
+        counts.append(len(y))
+    value_c, value_s = values
+    figures: dict[str, Any] = {"metric": name, "greater_is_better": metric.greater_is_better}
+    figures.update(candidate_labels=counts[0], stable_labels=counts[1])
+    check = _partial("live_metric", value_s, value_c, threshold, figures)
+    worse = value_s - value_c if metric.greater_is_better else value_c - value_s
+    versus = (
+        f"Candidate {name} {value_c:.4g} vs stable {value_s:.4g} on {counts[0]} and {counts[1]} "
+        "labelled predictions"
+    )
+    if worse <= threshold + _SLACK:
+        return check("pass", f"{versus}, within the allowed {threshold:g} worse.", worse)
+    return check("fail", f"{versus} (allowed {threshold:g} worse): rolled back.", worse)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _partial(
+    name: CheckName,
+    stable: float | None,
+    candidate: float | None,
+    threshold: float,
+    figures: dict[str, Any],
+) -> Callable[[CheckStatus, str, float | None], CanaryCheck]:
+    """A maker of the check ``name`` whose figures are known and only the outcome is left."""
+
+    def make(status: CheckStatus, reason: str, value: float | None) -> CanaryCheck:
+        return CanaryCheck(
+            name, status, reason, _num(stable), _num(candidate), _num(value), threshold, figures
+        )
+
+    return make
+
+
+def _low_traffic(stable: WindowStats, candidate: WindowStats, need: int) -> str | None:
+    for role, window in (("candidate", candidate), ("stable", stable)):
+        if window.requests < need:
+            return (
+                f"Only {window.requests} {role} requests in the window (at least {need} needed "
+                "per version): wait for more traffic."
+            )
+    return None
+
+
+def _unusable(
+    samples: tuple[npt.NDArray[Any], npt.NDArray[Any]],
+    what: str,
+    need: int,
+    *,
+    positive: bool = False,
+) -> str | None:
+    """Why a pair of samples (stable, candidate) cannot be compared, or None."""
+    for role, values in zip(("stable", "candidate"), samples, strict=True):
+        if values.dtype.kind == "f":
+            bad = ~np.isfinite(values) | (values < 0 if positive else False)
+            kinds = "NaN, infinite or negative" if positive else "NaN or infinite"
+        else:
+            bad = _missing(values)
+            kinds = "missing"
+        if bad.any():
+            return (
+                f"The {role} {what} hold {int(bad.sum())} {kinds} value(s): check what the "
+                "prediction log recorded."
+            )
+        if len(values) < need:
+            return (
+                f"Only {len(values)} {role} {what} in the window (at least {need} needed per "
+                "version): wait for more traffic."
+            )
+    return None
+
+
+def _missing(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Where ``values`` hold no value: NaN, or None in an object array."""
+    if values.dtype.kind == "f":
+        return np.asarray(np.isnan(values), dtype=np.bool_)
+    if values.dtype.kind == "O":
+        gone = (v is None or (isinstance(v, float) and math.isnan(v)) for v in values)
+        return np.fromiter(gone, dtype=np.bool_, count=len(values))
+    return np.zeros(len(values), dtype=np.bool_)
+
+
+def _plain(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """An object array of numbers as a numeric array (what the metrics expect of numbers)."""
+    if values.dtype.kind == "O" and all(isinstance(v, Number) for v in values):
+        return np.asarray(values.tolist())
+    return values
+
+
+def _labelled(window: WindowStats, metric: Metric) -> tuple[npt.NDArray[Any], Predictions] | str:
+    """The labels and predictions of the rows whose label arrived, or why there are none."""
+    if window.labels is None:
+        return "no feedback labels yet."
+    n = len(window.labels)
+    keep = ~_missing(window.labels)
+    y = _plain(window.labels[keep])
+    if metric.kind == "regression":
+        values = window.scores if window.scores is not None else window.predicted
+        assert values is not None  # labels come with predictions (WindowStats checks it)
+        return y, Predictions(_plain(values[:n][keep]))
+    if metric.needs_proba:
+        if window.scores is None:
+            return f"{metric.name} needs prediction scores, and none were logged."
+        proba = window.scores[:n][keep]
+        # The labels stand in for missing predicted classes: a score-based metric reads only
+        # the classes they hold, never the predicted labels themselves.
+        labels = y if window.predicted is None else _plain(window.predicted[:n][keep])
+        return y, Predictions(labels, proba)
+    if window.predicted is None:
+        return f"{metric.name} needs predicted classes, and none were logged."
+    return y, Predictions(_plain(window.predicted[:n][keep]))
+
+
+def _class_shares(values: npt.NDArray[Any]) -> dict[Any, float]:
+    counts = Counter(values.tolist())
+    return {k: v / len(values) for k, v in counts.items()}
+
+
+def _fisher_greater(errors_c: int, requests_c: int, errors_s: int, requests_s: int) -> float:
+    """One-sided Fisher exact p-value that the candidate's error rate exceeds stable's."""
+    # Imported here: scipy.stats takes a while to import and only this test needs it.
+    from scipy.stats import fisher_exact
+
+    table = [[errors_c, requests_c - errors_c], [errors_s, requests_s - errors_s]]
+    return float(fisher_exact(table, alternative="greater").pvalue)
+
+
+def _num(value: float | None) -> float | None:
+    """``value`` if it is a finite number, else None (JSON has no NaN or infinity)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _pct(share: float) -> str:
+    percent = share * 100
+    # One decimal ("10.2 %") unless that would show a small non-zero rate as 0.0 %.
+    return f"{percent:.1f} %" if percent >= 1 or percent == 0 else f"{percent:.2g} %"
+
+
+def _points(share: float) -> str:
+    points = share * 100
+    return f"+{points:.1f} point{'' if f'{points:.1f}' == '1.0' else 's'}"
+
+
+def _fisher_two_sided(hits_c: int, n_c: int, hits_s: int, n_s: int) -> float:
+    """Two-sided Fisher exact p-value that a class's share differs between the two versions."""
+    from scipy.stats import fisher_exact
+
+    table = [[hits_c, n_c - hits_c], [hits_s, n_s - hits_s]]
+    return float(fisher_exact(table, alternative="two-sided").pvalue)

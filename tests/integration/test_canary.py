@@ -1,0 +1,124 @@
+"""Canaries end to end: a real server, real load from other threads, the controller deciding."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx
+import pandas as pd
+import pytest
+
+from mlship.registry import Registry
+from mlship.rollout import CanaryConfig, DeploymentStore, Rollouts
+from tests.conftest import fit_logreg
+from tests.integration import rollout_models
+from tests.integration.conftest import RunningServer, ServeFactory
+
+pytestmark = pytest.mark.slow
+
+FAST = CanaryConfig(steps=(5, 10, 25, 50, 100), interval_s=0.4, min_requests=20, max_wait_s=60)
+
+
+@contextmanager
+def load(server: RunningServer, rows: list[dict], threads: int = 4) -> Iterator[dict]:
+    """Continuous requests with random routing keys until the block ends; counts every answer."""
+    stop = threading.Event()
+    counts: dict = {"ok": 0, "failed": [], "versions": set()}
+    lock = threading.Lock()
+
+    def worker(seed: int) -> None:
+        i = seed
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            while not stop.is_set():
+                row = rows[i % len(rows)]
+                i += threads
+                response = client.post(
+                    "/models/fraud/predict",
+                    json={"inputs": [row]},
+                    headers={"x-routing-key": uuid.uuid4().hex},
+                )
+                with lock:
+                    if response.status_code == 200:
+                        counts["ok"] += 1
+                        counts["versions"].add(response.json()["version"])
+                    else:
+                        counts["failed"].append((response.status_code, response.text[:200]))
+
+    pool = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(threads)]
+    for t in pool:
+        t.start()
+    try:
+        yield counts
+    finally:
+        stop.set()
+        for t in pool:
+            t.join(timeout=30)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def setup(registry: Registry, numeric_frame: pd.DataFrame, serve_factory: ServeFactory):
+    base = fit_logreg(numeric_frame)
+    registry.register(base, "fraud", train_data=numeric_frame, label="is_fraud")
+    Rollouts(registry).start_canary("fraud@1")
+    server = serve_factory(registry, refresh_interval_s=0.05, controller_interval_s=0.2)
+    rows = numeric_frame.drop(columns=["is_fraud"]).to_dict("records")
+    return registry, server, rows, base
+
+
+def candidate(registry: Registry, model: object, frame: pd.DataFrame) -> str:
+    version = registry.register(model, "fraud", train_data=frame, label="is_fraud", trusted=True)
+    registry.record_check_run(version.ref, kind="gate", passed=True, report={})
+    return version.ref
+
+
+def test_good_candidate_walks_every_step_and_becomes_production(
+    setup, numeric_frame: pd.DataFrame
+) -> None:
+    registry, server, rows, base = setup
+    ref = candidate(
+        registry, fit_logreg(numeric_frame.sample(frac=1.0, random_state=4)), numeric_frame
+    )
+    with load(server, rows) as counts:
+        Rollouts(registry).start_canary(ref, FAST)
+        wait_for(lambda: DeploymentStore(registry).get("fraud").stable_version == 2)
+    assert counts["failed"] == []
+    assert counts["versions"] == {1, 2}
+    kinds = [e.kind for e in registry.history("fraud")]
+    assert kinds.count("canary_step") == 4 and kinds[-1] == "promoted"
+    assert registry.resolve("fraud@production") == ("fraud", 2)
+    step = next(e for e in registry.history("fraud") if e.kind == "canary_step")
+    assert step.details["analysis"]["verdict"] == "pass"
+
+
+@pytest.mark.parametrize(
+    ("fault", "check"),
+    [("Flaky", "error_rate"), ("Slow", "latency_p95"), ("Shifted", "divergence")],
+)
+def test_faulty_candidate_is_rolled_back_at_the_first_step(
+    setup, numeric_frame: pd.DataFrame, fault: str, check: str
+) -> None:
+    registry, server, rows, base = setup
+    faulty = getattr(rollout_models, fault)(base)
+    ref = candidate(registry, faulty, numeric_frame)
+    with load(server, rows) as counts:
+        Rollouts(registry).start_canary(ref, FAST)
+        wait_for(lambda: DeploymentStore(registry).get("fraud").state == "rolled_back")
+    assert counts["failed"] == []  # a raising candidate falls back to stable for the user
+    history = registry.history("fraud")
+    rolled = history[-1]
+    assert rolled.kind == "rolled_back" and check in (rolled.reason or "")
+    checks = {c["name"]: c["status"] for c in rolled.details["analysis"]["checks"]}
+    assert checks[check] == "fail"
+    assert "canary_step" not in [e.kind for e in history]
+    assert DeploymentStore(registry).get("fraud").stable_version == 1
