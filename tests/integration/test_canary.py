@@ -85,7 +85,7 @@ def candidate(registry: Registry, model: object, frame: pd.DataFrame) -> str:
 def test_good_candidate_walks_every_step_and_becomes_production(
     setup, numeric_frame: pd.DataFrame
 ) -> None:
-    registry, server, rows, base = setup
+    registry, server, rows, _ = setup
     ref = candidate(
         registry, fit_logreg(numeric_frame.sample(frac=1.0, random_state=4)), numeric_frame
     )

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mlship.cli import checks, models, serve
+from mlship.cli import checks, models, rollout, serve
 
 app = typer.Typer(
     name="mlship",
@@ -26,6 +26,17 @@ app.command("check")(checks.check)
 app.command("gate")(checks.gate)
 app.command("serve")(serve.serve)
 app.command("logs")(serve.logs)
+for _command in (
+    rollout.deploy,
+    rollout.status,
+    rollout.promote,
+    rollout.rollback,
+    rollout.pause,
+    rollout.resume,
+    rollout.abort,
+    rollout.controller,
+):
+    app.command(_command.__name__)(_command)
 
 
 @app.command("version")
