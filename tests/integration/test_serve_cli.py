@@ -102,3 +102,76 @@ def test_serve_answers_then_logs_export_after_sigterm(
     frame = pd.read_parquet(out)
     assert len(frame) == 20
     assert set(frame["version"]) == {1}
+
+
+def _start(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlship", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "mlship serve did not become ready"
+        time.sleep(0.2)
+
+
+def test_kill_9_mid_canary_then_restart_resumes_the_same_step(
+    tmp_path: Path, db_url: str, registry_factory, numeric_frame: pd.DataFrame
+) -> None:
+    from mlship.rollout import CanaryConfig, DeploymentStore, Rollouts
+
+    registry: Registry = registry_factory(artifacts=str(tmp_path / "artifacts"))
+    for seed in (1, 2):
+        registry.register(
+            fit_logreg(numeric_frame.sample(frac=1.0, random_state=seed)),
+            "fraud",
+            train_data=numeric_frame,
+            label="is_fraud",
+        )
+    registry.record_check_run("fraud@2", kind="gate", passed=True, report={})
+    rollouts = Rollouts(registry)
+    rollouts.start_canary("fraud@1")
+    # Long steps: the controller never moves on during the test; only the kill happens.
+    rollouts.start_canary("fraud@2", CanaryConfig(steps=(25, 100), interval_s=3600))
+    env = _env(tmp_path, db_url)
+    port = free_port()
+    proc = _start(env, port)
+    url = f"http://127.0.0.1:{port}/models/fraud/predict"
+    row = {"inputs": numeric_frame.drop(columns=["is_fraud"]).head(1).to_dict("records")}
+    keys = [f"user-{i}" for i in range(200)]
+    before = {
+        k: httpx.post(url, json=row, headers={"x-routing-key": k}).json()["version"] for k in keys
+    }
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    state = DeploymentStore(registry).get("fraud")
+    assert (state.state, state.candidate_version, state.traffic) == ("canary", 2, 0.25)
+    proc = _start(env, port)
+    try:
+        after = {
+            k: httpx.post(url, json=row, headers={"x-routing-key": k}).json()["version"]
+            for k in keys
+        }
+        assert after == before  # same split, same users on the candidate
+        assert 0.15 < sum(v == 2 for v in after.values()) / len(keys) < 0.35
+        rollouts.rollback("fraud", reason="test")
+        deadline = time.monotonic() + 5
+        while any(
+            httpx.post(url, json=row, headers={"x-routing-key": k}).json()["version"] == 2
+            for k in keys[:50]
+        ):
+            assert time.monotonic() < deadline, "a rolled-back version still took traffic"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
