@@ -76,6 +76,8 @@ class Controller:
             since = as_utc(datetime.fromisoformat(plan.get("started_at", plan["step_started_at"])))
             window = self.window(deployment, since)
             window = window[(window["role"] == "stable") | (window["at"] >= started)]
+            # Different windows see different inputs: compare errors and latency, not outputs.
+            window = window.assign(predicted=None)
         stable = WindowStats.from_frame(window, "stable")
         candidate = WindowStats.from_frame(window, "candidate")
         result = analyze(stable, candidate, config)

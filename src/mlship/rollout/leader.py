@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_LOCK_KEY = 0x6D6C7368  # "mlsh"
+# One leader per store: the key is derived from the database and the schema, so two mlship
+# stores on one PostgreSQL server (or test schemas) do not share a leader.
+_KEY_SQL = "hashtext(current_database() || '.' || current_schema() || '.mlship-controller')"
 
 
 class Leadership:
@@ -40,7 +42,7 @@ class Leadership:
                 self._conn.commit()
             if self._has_lock():
                 return True
-            got = self._conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY})
+            got = self._conn.execute(sa.text(f"SELECT pg_try_advisory_lock({_KEY_SQL})"))
             taken = bool(got.scalar())
             self._conn.commit()
             return taken
@@ -53,9 +55,8 @@ class Leadership:
         held = self._conn.execute(
             sa.text(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND pid = pg_backend_pid() AND objid = :k"
-            ),
-            {"k": _LOCK_KEY},
+                f"AND pid = pg_backend_pid() AND objid = ({_KEY_SQL})::bigint & 4294967295"
+            )
         ).scalar()
         self._conn.commit()
         return bool(held)
@@ -79,7 +80,9 @@ class Leadership:
 
     def release(self) -> None:
         if self._conn is not None:
+            # Invalidate, not close: a pooled connection would keep the session lock alive.
             with contextlib.suppress(Exception):
+                self._conn.invalidate()
                 self._conn.close()
             self._conn = None
         if self._fd is not None:
