@@ -466,7 +466,26 @@ def _latency(
     versus = f"Candidate p95 latency {p95_c:.1f} ms is {ratio:.2f}x stable's {p95_s:.1f} ms"
     if ratio <= threshold + _SLACK:
         return check("pass", f"{versus}, within the allowed {threshold:g}x.", ratio)
-    return check("fail", f"{versus} (allowed {threshold:g}x): rolled back.", ratio)
+    # A p95 over few requests is noisy (one CPU hiccup moves it): fail only when the candidate's
+    # latencies are significantly above ``threshold`` x stable's (one-sided Mann-Whitney U).
+    from scipy.stats import mannwhitneyu
+
+    p_value = float(
+        mannwhitneyu(
+            candidate.latency_ms, stable.latency_ms * threshold, alternative="greater"
+        ).pvalue
+    )
+    figures["p_value"] = _num(p_value)
+    if not p_value < config.significance:
+        return check(
+            "inconclusive",
+            f"{versus} (allowed {threshold:g}x), but p = {p_value:.3f}: not yet more than "
+            "noise; waiting for more requests.",
+            ratio,
+        )
+    return check(
+        "fail", f"{versus} (allowed {threshold:g}x, p = {p_value:.3g}): rolled back.", ratio
+    )
 
 
 def _divergence(
