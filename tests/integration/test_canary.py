@@ -22,7 +22,7 @@ from tests.integration.conftest import RunningServer, ServeFactory
 # with three other canaries.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("canary")]
 
-FAST = CanaryConfig(steps=(5, 10, 25, 50, 100), interval_s=0.4, min_requests=20, max_wait_s=300)
+FAST = CanaryConfig(steps=(5, 10, 25, 50, 100), interval_s=0.4, min_requests=60, max_wait_s=300)
 
 
 @contextmanager
