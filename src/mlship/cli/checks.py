@@ -5,6 +5,8 @@ Exit codes: 0 pass, 1 a check or gate failed, 2 usage or data error.
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -115,7 +117,7 @@ def check(
     )
     registry = Registry.from_env()
     frame = read_table(data) if data is not None else None
-    with out().status(f"Checking {ref}", spinner="dots") if not as_json else _null():
+    with _spinner(f"Checking {ref}", quiet=as_json):
         report = run_check(
             registry,
             CheckRun(
@@ -203,7 +205,7 @@ def gate(
     if label is None:
         raise InvalidInput(f"{candidate.ref} was registered without a label; pass --label COLUMN.")
     frame = read_table(data)
-    with out().status(f"Gating {ref}", spinner="dots") if not as_json else _null():
+    with _spinner(f"Gating {ref}", quiet=as_json):
         report = run_gates(
             registry,
             GateRun(
@@ -218,9 +220,6 @@ def gate(
     _finish(report, as_json, junit, markdown)
 
 
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None
+def _spinner(text: str, *, quiet: bool) -> AbstractContextManager[object]:
+    """A Rich spinner while checks run; nothing when the output is JSON for a script."""
+    return contextlib.nullcontext() if quiet else out().status(text, spinner="dots")

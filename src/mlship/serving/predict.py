@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlship.errors import MlshipError
 from mlship.serving.batcher import BatcherClosed
+from mlship.serving.prediction_record import PredictionRecord
+from mlship.serving.router import Route
+from mlship.store import utcnow
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlship.serving.router import Route
     from mlship.serving.runtime import Prediction
     from mlship.serving.state import ServerState
 
@@ -109,8 +111,6 @@ async def _fall_back(
     exc: Exception,
 ) -> Prediction:
     """A candidate that raises: count and log its error, then let stable answer the user."""
-    from mlship.serving.router import Route
-
     runtime = route.runtime
     labels = {"model": runtime.name, "version": str(runtime.version), "role": "candidate"}
     state.metrics.errors.labels(kind="model", **labels).inc()
@@ -157,9 +157,6 @@ def _log(
     plog = state.prediction_log
     if plog is None:
         return
-    from mlship.serving.prediction_record import PredictionRecord
-    from mlship.store import utcnow
-
     plog.record(
         PredictionRecord(
             request_id=rid,
