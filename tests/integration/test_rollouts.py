@@ -111,3 +111,15 @@ def test_pause_resume_abort_check_the_state(three: Registry) -> None:
 def test_steps_must_increase_to_100(steps: tuple[int, ...]) -> None:
     with pytest.raises(ConfigError, match="increasing percentages ending at 100"):
         CanaryConfig(steps=steps)
+
+
+def test_blue_green_switch_needs_a_blessing_after_the_first_deployment(
+    three: Registry, numeric_frame: pd.DataFrame
+) -> None:
+    rollouts = Rollouts(three)
+    assert rollouts.switch("fraud@1").stable_version == 1  # first deployment: no gate needed
+    three.register(fit_logreg(numeric_frame), "fraud")  # v4, never gated
+    with pytest.raises(Conflict, match="never gated"):
+        rollouts.switch("fraud@4")
+    assert rollouts.switch("fraud@2").stable_version == 2
+    assert rollouts.switch("fraud@4", force=True, reason="hotfix").stable_version == 4

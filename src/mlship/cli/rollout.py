@@ -71,20 +71,11 @@ def deploy(
     """Roll out a version: a canary judged by the controller, or a blue-green switch."""
     from mlship.errors import ConfigError
     from mlship.registry import Registry
-    from mlship.rollout import CanaryConfig, DeploymentStore, Rollouts
+    from mlship.rollout import CanaryConfig, Rollouts
 
     registry = Registry.from_env()
     if strategy == "blue-green":
-        version = registry.get(ref)
-        if (
-            version.blessed is not True
-            and not force
-            and DeploymentStore(registry).get(version.name) is not None
-        ):
-            from mlship.errors import Conflict
-
-            raise Conflict(f"{version.ref} is not blessed; run mlship gate first or pass --force.")
-        _show(DeploymentStore(registry).set_stable(version.ref, reason=reason), as_json, "Switched")
+        _show(Rollouts(registry).switch(ref, force=force, reason=reason), as_json, "Switched")
         return
     if strategy != "canary":
         raise ConfigError(f"The 'strategy' option must be canary or blue-green. Got {strategy!r}.")

@@ -25,7 +25,7 @@ from mlship.store.schema import aliases, deployments, events, models
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from mlship.registry import Registry
+    from mlship.registry import ModelVersion, Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +91,7 @@ class Rollouts:
         version = self._registry.get(ref)
         if self._deployments.get(version.name) is None:
             return self._deployments.set_stable(version.ref, reason=reason or "first deployment")
-        if version.blessed is not True and not force:
-            state = "failed its latest gate" if version.blessed is False else "was never gated"
-            raise Conflict(
-                f"{version.ref} {state}. Run mlship gate {version.ref} --against "
-                f"{version.name}@production, or deploy with --force (recorded in the ledger)."
-            )
+        _require_blessed(version, force)
         now = utcnow().isoformat()
         with self._locked(version.name) as (conn, current):
             if current.state in ("canary", "paused"):
@@ -132,6 +127,14 @@ class Rollouts:
                 traffic=config.steps[0] / 100,
                 config=plan,
             )
+
+    def switch(self, ref: str, *, force: bool = False, reason: str | None = None) -> Deployment:
+        """Blue-green: all traffic to ``ref`` at once (servers load and warm it before the
+        switch). The first deployment of a model needs no blessing; later ones do, or ``force``."""
+        version = self._registry.get(ref)
+        if self._deployments.get(version.name) is not None:
+            _require_blessed(version, force)
+        return self._deployments.set_stable(version.ref, reason=reason)
 
     # ------------------------------------------------------------------------------ progress
 
@@ -363,3 +366,13 @@ class Rollouts:
         )
         row = conn.execute(sa.select(deployments).where(deployments.c.model == current.model)).one()
         return deployment_from_row(row._mapping)
+
+
+def _require_blessed(version: ModelVersion, force: bool) -> None:
+    """Refuse a version whose latest gate did not pass, unless forced (the caller records it)."""
+    if version.blessed is not True and not force:
+        state = "failed its latest gate" if version.blessed is False else "was never gated"
+        raise Conflict(
+            f"{version.ref} {state}. Run mlship gate {version.ref} --against "
+            f"{version.name}@production, or deploy with --force (recorded in the ledger)."
+        )
