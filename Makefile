@@ -22,7 +22,7 @@ install: $(UV)
 # the CPU, and OpenMP's spin-waits then make a 1 ms predict take seconds.
 test: install
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 -m "not load"
 
 lint: install
 	$(VENV)/bin/ruff format --check src tests bench
@@ -33,6 +33,7 @@ demo: install
 	$(VENV)/bin/mlship demo
 
 bench: install
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -m load -p no:cacheprovider
 	bash bench/run.sh
 
 clean:
