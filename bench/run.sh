@@ -31,4 +31,7 @@ missed=0
 # Serving: mlship serve next to mlflow models serve, plain FastAPI and the floors, loaded by wrk.
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } || true
 "$PY" bench/serve/serve_bench.py || missed=1
+# Rollouts: rollback to stable-only answers on every replica (2 on PostgreSQL, 1 on SQLite), and
+# the router's cost per request.
+"$PY" bench/rollback_bench.py || missed=1
 exit "$missed"

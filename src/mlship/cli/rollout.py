@@ -1,20 +1,31 @@
-"""``mlship deploy|status|promote|rollback|pause|resume|abort|controller``."""
+"""``mlship deploy|status|promote|rollback|pause|resume|abort|controller``.
+
+``mlship status NAME --report [--html FILE]`` shows the shadow report (the shadow against stable
+on the same requests) of the running or last shadow rollout.
+"""
 
 from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from mlship.cli.output import fmt_time, out, print_json
 
 if TYPE_CHECKING:
-    from mlship.rollout import Deployment, Rollouts
+    from mlship.registry import Registry
+    from mlship.rollout import CanaryConfig, Deployment, Rollouts
+    from mlship.rollout.shadow_report import ShadowReport
 
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why; kept in the ledger.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+StepsOption = Annotated[str, typer.Option("--steps", help="Canary traffic percentages.")]
+IntervalOption = Annotated[str, typer.Option("--interval", help="Time per step, e.g. 5m.")]
+MinRequestsOption = Annotated[int, typer.Option("--min-requests")]
+MaxWaitOption = Annotated[str, typer.Option("--max-wait")]
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -39,6 +50,25 @@ def _rollouts() -> Rollouts:
     return Rollouts(Registry.from_env())
 
 
+def _canary_config(steps: str, interval: str, min_requests: int, max_wait: str) -> CanaryConfig:
+    from mlship.errors import ConfigError
+    from mlship.rollout import CanaryConfig
+
+    try:
+        percentages = tuple(int(s) for s in steps.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"The 'steps' option must be comma-separated percentages such as "
+            f"5,10,25,50,100. Got {steps!r} instead."
+        ) from None
+    return CanaryConfig(
+        steps=percentages,
+        interval_s=parse_duration(interval, "interval"),
+        min_requests=min_requests,
+        max_wait_s=parse_duration(max_wait, "max_wait"),
+    )
+
+
 def _show(deployment: Deployment, as_json: bool, what: str) -> None:
     if as_json:
         print_json(deployment.to_dict())
@@ -49,6 +79,11 @@ def _show(deployment: Deployment, as_json: bool, what: str) -> None:
         if deployment.candidate_version is not None
         else ""
     )
+    if deployment.shadow_version is not None:
+        candidate = (
+            f", shadow v{deployment.shadow_version} mirroring "
+            f"{deployment.mirror_percent:g}% of requests"
+        )
     out().print(
         f"{what}: {deployment.model} stable v{deployment.stable_version}{candidate} "
         f"[{deployment.state}]"
@@ -58,40 +93,46 @@ def _show(deployment: Deployment, as_json: bool, what: str) -> None:
 def deploy(
     ref: Annotated[str, typer.Argument(help="NAME@VERSION or NAME@ALIAS to roll out.")],
     strategy: Annotated[
-        str, typer.Option("--strategy", help="canary, or blue-green (an atomic switch).")
+        str,
+        typer.Option(
+            "--strategy",
+            help="canary, blue-green (an atomic switch) or shadow (copies of requests only).",
+        ),
     ] = "canary",
-    steps: Annotated[str, typer.Option("--steps", help="Traffic percentages.")] = "5,10,25,50,100",
-    interval: Annotated[str, typer.Option("--interval", help="Time per step, e.g. 5m.")] = "5m",
-    min_requests: Annotated[int, typer.Option("--min-requests")] = 200,
-    max_wait: Annotated[str, typer.Option("--max-wait")] = "30m",
+    steps: StepsOption = "5,10,25,50,100",
+    interval: IntervalOption = "5m",
+    min_requests: MinRequestsOption = 200,
+    max_wait: MaxWaitOption = "30m",
+    mirror: Annotated[
+        float | None,
+        typer.Option("--mirror", help="Shadow: percent of requests copied to it (default 100)."),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Deploy an unblessed version.")] = False,
     reason: ReasonOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Roll out a version: a canary judged by the controller, or a blue-green switch."""
+    """Roll out a version: a canary judged by the controller, a blue-green switch, or a shadow
+    that gets copies of requests while stable answers every user."""
     from mlship.errors import ConfigError
     from mlship.registry import Registry
-    from mlship.rollout import CanaryConfig, Rollouts
+    from mlship.rollout import Rollouts
 
     registry = Registry.from_env()
+    if strategy not in ("canary", "blue-green", "shadow"):
+        raise ConfigError(
+            f"The 'strategy' option must be canary, blue-green or shadow. Got {strategy!r}."
+        )
+    if mirror is not None and strategy != "shadow":
+        raise ConfigError("The 'mirror' option applies to --strategy shadow only.")
     if strategy == "blue-green":
         _show(Rollouts(registry).switch(ref, force=force, reason=reason), as_json, "Switched")
         return
-    if strategy != "canary":
-        raise ConfigError(f"The 'strategy' option must be canary or blue-green. Got {strategy!r}.")
-    try:
-        percentages = tuple(int(s) for s in steps.split(","))
-    except ValueError:
-        raise ConfigError(
-            f"The 'steps' option must be comma-separated percentages such as "
-            f"5,10,25,50,100. Got {steps!r} instead."
-        ) from None
-    config = CanaryConfig(
-        steps=percentages,
-        interval_s=parse_duration(interval, "interval"),
-        min_requests=min_requests,
-        max_wait_s=parse_duration(max_wait, "max_wait"),
-    )
+    if strategy == "shadow":
+        percent = 100.0 if mirror is None else mirror
+        started = Rollouts(registry).start_shadow(ref, percent, force=force, reason=reason)
+        _show(started, as_json, "Shadowing")
+        return
+    config = _canary_config(steps, interval, min_requests, max_wait)
     _show(
         Rollouts(registry).start_canary(ref, config, force=force, reason=reason),
         as_json,
@@ -102,16 +143,32 @@ def deploy(
 def status(
     name: Annotated[str, typer.Argument(help="Model name.")],
     watch: Annotated[bool, typer.Option("--watch", help="Refresh every second.")] = False,
+    report: Annotated[
+        bool, typer.Option("--report", help="The shadow report of the running or last shadow.")
+    ] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the shadow report as an HTML page.")
+    ] = None,
+    slices: Annotated[
+        list[str] | None,
+        typer.Option("--slice", help="Shadow report: slice by this input only (repeatable)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Traffic split, step and the analysis of every step."""
+    """Traffic split, step and the analysis of every step; or, with --report, how a shadow
+    compares with stable on the same requests."""
     from rich.live import Live
 
-    from mlship.errors import NotFound
+    from mlship.errors import ConfigError, NotFound
     from mlship.registry import Registry
     from mlship.rollout import DeploymentStore
 
     registry = Registry.from_env()
+    if report or html is not None or slices:
+        if watch:
+            raise ConfigError("The 'watch' option cannot be combined with the shadow report.")
+        _report(registry, name, html, slices or None, as_json)
+        return
     store = DeploymentStore(registry)
 
     def view() -> object:
@@ -151,7 +208,14 @@ def _status_table(deployment: Deployment, events: list) -> object:  # type: igno
     head.add_row("model", deployment.model)
     head.add_row("state", deployment.state)
     head.add_row("stable", f"v{deployment.stable_version}")
-    if deployment.candidate_version is not None:
+    if deployment.shadow_version is not None:
+        head.add_row(
+            "shadow",
+            f"v{deployment.shadow_version} gets a copy of {deployment.mirror_percent:g}% of "
+            f"requests; users get v{deployment.stable_version} (mlship status "
+            f"{deployment.model} --report)",
+        )
+    elif deployment.candidate_version is not None:
         steps = deployment.config.get("steps", [])
         step = int(deployment.config.get("step", 0))
         head.add_row(
@@ -164,6 +228,7 @@ def _status_table(deployment: Deployment, events: list) -> object:  # type: igno
         table.add_column(col, overflow="fold")
     kinds = (
         "deployed",
+        "shadow_started",
         "canary_started",
         "canary_step",
         "promoted",
@@ -184,16 +249,51 @@ def _status_table(deployment: Deployment, events: list) -> object:  # type: igno
 
 
 def promote(
-    name: Annotated[str, typer.Argument()], reason: ReasonOption = None, as_json: JsonOption = False
+    name: Annotated[str, typer.Argument()],
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            help="From a shadow: canary (default; --steps ... apply) or blue-green (at once).",
+        ),
+    ] = None,
+    steps: Annotated[str | None, typer.Option("--steps", help="Canary from a shadow.")] = None,
+    interval: Annotated[str | None, typer.Option("--interval")] = None,
+    min_requests: Annotated[int | None, typer.Option("--min-requests")] = None,
+    max_wait: Annotated[str | None, typer.Option("--max-wait")] = None,
+    reason: ReasonOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Make the candidate stable now and move the production alias."""
-    _show(_rollouts().promote(name, reason=reason), as_json, "Promoted")
+    """Make the candidate stable now and move the production alias; from a shadow, start a
+    canary of it (default steps 5,10,25,50,100 every 5m) or switch to it (--strategy
+    blue-green)."""
+    from mlship.errors import ConfigError
+
+    if strategy not in (None, "canary", "blue-green"):
+        raise ConfigError(
+            f"The 'strategy' option must be canary or blue-green. Got {strategy!r} instead."
+        )
+    config = None
+    if any(v is not None for v in (steps, interval, min_requests, max_wait)):
+        config = _canary_config(
+            steps or "5,10,25,50,100",
+            interval or "5m",
+            200 if min_requests is None else min_requests,
+            max_wait or "30m",
+        )
+    chosen: Literal["canary", "blue-green"] | None = None
+    if strategy == "blue-green":
+        chosen = "blue-green"
+    elif strategy == "canary":
+        chosen = "canary"
+    done = _rollouts().promote(name, reason=reason, strategy=chosen, config=config)
+    _show(done, as_json, "Promoted" if done.state == "idle" else "Deploying")
 
 
 def rollback(
     name: Annotated[str, typer.Argument()], reason: ReasonOption = None, as_json: JsonOption = False
 ) -> None:
-    """All traffic back to the last good version, at once, from any state."""
+    """All traffic back to the last good version, at once, from any state (ends a shadow)."""
     _show(_rollouts().rollback(name, reason=reason or "manual rollback"), as_json, "Rolled back")
 
 
@@ -214,7 +314,7 @@ def resume(
 def abort(
     name: Annotated[str, typer.Argument()], reason: ReasonOption = None, as_json: JsonOption = False
 ) -> None:
-    """Stop a canary without judging the candidate."""
+    """Stop a canary or a shadow without judging the candidate."""
     _show(_rollouts().abort(name, reason=reason), as_json, "Aborted")
 
 
@@ -240,3 +340,73 @@ def controller(
             time.sleep(seconds)
     except KeyboardInterrupt:
         leader.release()
+
+
+def _report(
+    registry: Registry, name: str, html: Path | None, slices: list[str] | None, as_json: bool
+) -> None:
+    from mlship.rollout.shadow_report import shadow_report
+
+    found = shadow_report(registry, name, features=slices)
+    if html is not None:
+        from mlship.rollout.shadow_html import render_html
+
+        html.write_text(render_html(found), encoding="utf-8")
+    if as_json:
+        print_json(found.to_dict())
+        return
+    _print_report(found)
+    if html is not None:
+        out().print(f"Wrote {html}")
+
+
+def _print_report(report: ShadowReport) -> None:
+    from rich.table import Table
+
+    console = out()
+    agreement = "n/a" if report.agreement is None else f"{report.agreement:.2%}"
+    console.print(
+        f"Shadow v{report.shadow_version} against stable v{report.stable_version} of "
+        f"{report.model}, {fmt_time(report.since)} to {fmt_time(report.until)}: "
+        f"{report.paired_requests:,} requests ({report.rows_compared:,} rows) compared, "
+        f"agreement {agreement}"
+    )
+    roles = Table(title="Each version")
+    for col in ("role", "requests", "errors", "error rate", "p50 ms", "p95 ms", "p99 ms"):
+        roles.add_column(col, justify="left" if col == "role" else "right")
+    for role in (report.stable, report.shadow):
+        latency = role.latency_ms or {}
+        rate = role.error_rate
+        roles.add_row(
+            f"{role.role} v{role.version}",
+            f"{role.requests:,}",
+            f"{role.errors:,}",
+            "-" if rate is None else f"{rate:.2%}",
+            *(f"{latency[k]:.2f}" if k in latency else "-" for k in ("p50", "p95", "p99")),
+        )
+    console.print(roles)
+    diffs = report.score_differences
+    if diffs is not None:
+        q = diffs.quantiles
+        console.print(
+            f"Score differences (shadow - stable) on {diffs.count:,} rows: mean "
+            f"{diffs.mean:+.4g}, p5 {q['p5']:+.4g}, median {q['p50']:+.4g}, p95 {q['p95']:+.4g}"
+        )
+    elif report.class_pairs:
+        pairs = ", ".join(f"{a}→{b}: {n:,}" for a, b, n in report.class_pairs[:8] if a != b)
+        console.print(f"Disagreements (stable→shadow): {pairs or 'none'}")
+    if report.slices:
+        table = Table(title="Most uneven disagreement by slice")
+        for col in ("feature", "slice", "rows", "disagreement", "mean |diff|"):
+            table.add_column(col, justify="left" if col in ("feature", "slice") else "right")
+        for feature in report.slices[:3]:
+            for piece in feature.slices:
+                diff = piece.mean_abs_diff
+                table.add_row(
+                    feature.feature,
+                    piece.label,
+                    f"{piece.rows:,}",
+                    f"{piece.disagreement:.2%}",
+                    "-" if diff is None else f"{diff:.4g}",
+                )
+        console.print(table)

@@ -1,10 +1,19 @@
-"""Rollout transitions of a deployment: start a canary, advance a step, promote, roll back,
-pause, resume, abort. Each is one transaction that locks the deployment row, checks the state it
-starts from, bumps ``revision`` and appends one event (who, why, the figures) to the ledger.
+"""Rollout transitions of a deployment: start a canary or a shadow, advance a step, promote,
+roll back, pause, resume, abort. Each is one transaction that locks the deployment row, checks the
+state it starts from, bumps ``revision`` and appends one event (who, why, the figures) to the
+ledger.
 
-States: ``idle`` (stable only), ``canary`` (a share of traffic on the candidate), ``paused``
-(a canary waiting for a human), ``rolled_back`` (stable only, after a failed or aborted
-candidate). The controller that decides *when* to call these comes on top.
+States: ``idle`` (stable only), ``shadow`` (stable answers every user; the candidate gets a copy
+of ``mirror_percent`` % of requests in the background), ``canary`` (a share of traffic on the
+candidate), ``paused`` (a canary waiting for a human), ``rolled_back`` (stable only, after a
+failed or aborted candidate)::
+
+    idle ──start_canary──> canary <──resume── paused
+      │                      │  └────pause────────^
+      └──start_shadow──> shadow ──promote──> canary (default) or idle (blue-green, promoted)
+    shadow | canary | paused ──rollback──> rolled_back;  ──abort──> idle
+
+The controller that decides *when* to call these comes on top (it judges canaries only).
 """
 
 from __future__ import annotations
@@ -12,20 +21,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import sqlalchemy as sa
-
-from mlship.errors import ConfigError, Conflict, NotFound
-from mlship.rollout.deployments import Deployment, DeploymentStore, deployment_from_row
+from mlship.errors import ConfigError, Conflict
+from mlship.rollout.deployments import (
+    Deployment,
+    DeploymentStore,
+    locked,
+    move_alias,
+    previous_stable,
+    write_transition,
+)
 from mlship.rollout.traffic import rollout_salt
 from mlship.store import utcnow
-from mlship.store.schema import aliases, deployments, events, models
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from mlship.registry import ModelVersion, Registry
+
+PromoteStrategy = Literal["canary", "blue-green"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,39 +107,64 @@ class Rollouts:
         if self._deployments.get(version.name) is None:
             return self._deployments.set_stable(version.ref, reason=reason or "first deployment")
         _require_blessed(version, force)
-        now = utcnow().isoformat()
         with self._locked(version.name) as (conn, current):
-            if current.state in ("canary", "paused"):
-                raise Conflict(
-                    f"{version.name} is already rolling out v{current.candidate_version} "
-                    f"({current.state}); promote, roll back or abort it first."
-                )
-            if current.stable_version == version.version:
-                raise Conflict(f"{version.ref} is already the stable version.")
+            _refuse_busy(current, version.version)
+            return self._start_canary(conn, current, version.version, config, force, reason)
+
+    def start_shadow(
+        self,
+        ref: str,
+        mirror_percent: float = 100,
+        *,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> Deployment:
+        """Mirror ``mirror_percent`` % of requests to ``ref`` in the background; users keep
+        getting stable's answers. The first deployment of a model simply goes live; an unblessed
+        version is refused unless ``force`` (recorded).
+
+        Example: ``Rollouts(registry).start_shadow("fraud@5", 100)``, later
+        ``shadow_report(registry, "fraud")``, then ``promote("fraud")`` (a canary) or
+        ``rollback("fraud")``.
+        """
+        if (
+            isinstance(mirror_percent, bool)
+            or not isinstance(mirror_percent, int | float)
+            or not 0 < mirror_percent <= 100
+        ):
+            raise ConfigError(
+                "The 'mirror' option must be a percentage of requests above 0 and at most 100. "
+                f"Got {mirror_percent!r} instead."
+            )
+        version = self._registry.get(ref)
+        if self._deployments.get(version.name) is None:
+            return self._deployments.set_stable(version.ref, reason=reason or "first deployment")
+        _require_blessed(version, force)
+        now = utcnow()
+        with self._locked(version.name) as (conn, current):
+            _refuse_busy(current, version.version)
             plan = {
-                **config.to_dict(),
-                "step": 0,
-                "step_started_at": now,
-                "started_at": now,
+                "mirror_percent": mirror_percent,
+                "started_at": now.isoformat(),
                 "forced": force,
-                # Users keep their side for the whole rollout; a new rollout reshuffles them.
-                "salt": rollout_salt(version.name, version.version, utcnow()),
+                # Which requests are mirrored: a hash of the request id under this salt.
+                "salt": rollout_salt(version.name, version.version, now),
             }
             return self._write(
                 conn,
                 current,
-                "canary_started",
+                "shadow_started",
                 reason,
                 {
-                    "candidate": version.version,
-                    "share": config.steps[0] / 100,
+                    "shadow": version.version,
+                    "stable": current.stable_version,
+                    "mirror_percent": mirror_percent,
                     "forced": force,
-                    "steps": list(config.steps),
                 },
                 candidate_version=version.version,
-                strategy="canary",
-                state="canary",
-                traffic=config.steps[0] / 100,
+                strategy="shadow",
+                state="shadow",
+                traffic=0.0,
                 config=plan,
             )
 
@@ -157,17 +197,51 @@ class Rollouts:
                 config=plan,
             )
 
-    def promote(self, model: str, *, reason: str | None = None) -> Deployment:
-        """Make the candidate stable now (skipping the remaining steps)."""
+    def promote(
+        self,
+        model: str,
+        *,
+        reason: str | None = None,
+        strategy: PromoteStrategy | None = None,
+        config: CanaryConfig | None = None,
+    ) -> Deployment:
+        """Make the candidate of a canary stable now (skipping the remaining steps).
+
+        From a shadow, ``strategy`` says what comes next: ``"canary"`` (the default) starts a
+        canary of the shadow version with ``config``; ``"blue-green"`` makes it stable at once
+        and moves the production alias. ``strategy`` and ``config`` apply to shadows only.
+        """
+        if strategy not in (None, "canary", "blue-green"):
+            raise ConfigError(
+                f"The 'strategy' option must be canary or blue-green. Got {strategy!r} instead."
+            )
         with self._locked(model) as (conn, current):
+            if current.state == "shadow":
+                assert current.candidate_version is not None
+                if strategy == "blue-green":
+                    return self._promote(conn, current, reason, None)
+                forced = bool(current.config.get("forced", False))
+                return self._start_canary(
+                    conn,
+                    current,
+                    current.candidate_version,
+                    config or CanaryConfig(),
+                    forced,
+                    reason,
+                )
             self._expect(current, "canary", "paused")
+            if strategy is not None or config is not None:
+                raise Conflict(
+                    f"{model} is {current.state}: a strategy or canary steps only apply when "
+                    "promoting a shadow. Run mlship promote without them."
+                )
             return self._promote(conn, current, reason, None)
 
     def rollback(
         self, model: str, *, reason: str | None = None, analysis: dict[str, Any] | None = None
     ) -> Deployment:
-        """Send 100 % back to stable at once, from any state. Without a candidate, the stable
-        version goes back to the one that was stable before it."""
+        """Send 100 % back to stable at once, from any state (a shadow simply ends). Without a
+        candidate, the stable version goes back to the one that was stable before it."""
         with self._locked(model) as (conn, current):
             if current.candidate_version is not None:
                 return self._write(
@@ -175,16 +249,20 @@ class Rollouts:
                     current,
                     "rolled_back",
                     reason,
-                    {"candidate": current.candidate_version, "analysis": analysis},
+                    {
+                        "candidate": current.candidate_version,
+                        "strategy": current.strategy,
+                        "analysis": analysis,
+                    },
                     candidate_version=None,
                     strategy=None,
                     state="rolled_back",
                     traffic=0.0,
                 )
-            previous = self._previous_stable(conn, model, current.stable_version)
+            previous = previous_stable(conn, model, current.stable_version)
             if previous is None:
                 raise Conflict(f"{model} has no earlier version to roll back to.")
-            self._move_alias(conn, model, previous, reason, "rollback")
+            move_alias(conn, self._registry.actor, model, previous, reason or "rollback")
             return self._write(
                 conn,
                 current,
@@ -208,15 +286,15 @@ class Rollouts:
             return self._write(conn, current, "resumed", reason, {}, state="canary", config=plan)
 
     def abort(self, model: str, *, reason: str | None = None) -> Deployment:
-        """Stop a rollout without judging the candidate (it is not marked as failed)."""
+        """Stop a canary or a shadow without judging the candidate (it is not marked failed)."""
         with self._locked(model) as (conn, current):
-            self._expect(current, "canary", "paused")
+            self._expect(current, "canary", "paused", "shadow")
             return self._write(
                 conn,
                 current,
                 "aborted",
                 reason,
-                {"candidate": current.candidate_version},
+                {"candidate": current.candidate_version, "strategy": current.strategy},
                 candidate_version=None,
                 strategy=None,
                 state="idle",
@@ -227,17 +305,8 @@ class Rollouts:
 
     @contextmanager
     def _locked(self, model: str) -> Iterator[tuple[Connection, Deployment]]:
-        store = self._registry.store
-        with store.write() as conn:
-            query = sa.select(deployments).where(deployments.c.model == model)
-            if store.dialect == "postgresql":
-                query = query.with_for_update()
-            row = conn.execute(query).first()
-            if row is None:
-                raise NotFound(
-                    f"{model!r} has no deployment. Deploy it first: mlship deploy {model}@VERSION"
-                )
-            yield conn, deployment_from_row(row._mapping)
+        with locked(self._registry.store, model) as found:
+            yield found
 
     @staticmethod
     def _expect(current: Deployment, *states: str) -> None:
@@ -245,6 +314,46 @@ class Rollouts:
             raise Conflict(
                 f"{current.model} is {current.state}; this needs it to be {' or '.join(states)}."
             )
+
+    def _start_canary(
+        self,
+        conn: Connection,
+        current: Deployment,
+        candidate: int,
+        config: CanaryConfig,
+        forced: bool,
+        reason: str | None,
+    ) -> Deployment:
+        now = utcnow()
+        plan = {
+            **config.to_dict(),
+            "step": 0,
+            "step_started_at": now.isoformat(),
+            "started_at": now.isoformat(),
+            "forced": forced,
+            # Users keep their side for the whole rollout; a new rollout reshuffles them.
+            "salt": rollout_salt(current.model, candidate, now),
+        }
+        details: dict[str, Any] = {
+            "candidate": candidate,
+            "share": config.steps[0] / 100,
+            "forced": forced,
+            "steps": list(config.steps),
+        }
+        if current.state == "shadow":
+            details["from"] = "shadow"
+        return self._write(
+            conn,
+            current,
+            "canary_started",
+            reason,
+            details,
+            candidate_version=candidate,
+            strategy="canary",
+            state="canary",
+            traffic=config.steps[0] / 100,
+            config=plan,
+        )
 
     def _promote(
         self,
@@ -256,84 +365,28 @@ class Rollouts:
         candidate = current.candidate_version
         assert candidate is not None
         alias = str(current.config.get("promote_alias") or "production")
-        self._move_alias(conn, current.model, candidate, reason, "promotion", alias=alias)
+        move_alias(
+            conn, self._registry.actor, current.model, candidate, reason or "promotion", alias=alias
+        )
+        details: dict[str, Any] = {
+            "from": current.stable_version,
+            "to": candidate,
+            "analysis": analysis,
+        }
+        if current.state == "shadow":
+            details["strategy"] = "blue-green"
         return self._write(
             conn,
             current,
             "promoted",
             reason,
-            {"from": current.stable_version, "to": candidate, "analysis": analysis},
+            details,
             stable_version=candidate,
             candidate_version=None,
             strategy=None,
             state="idle",
             traffic=0.0,
         )
-
-    def _move_alias(
-        self,
-        conn: Connection,
-        model: str,
-        version: int,
-        reason: str | None,
-        why: str,
-        *,
-        alias: str = "production",
-    ) -> None:
-        """Point ``alias`` at ``version`` in the same transaction as the deployment change."""
-        model_id = conn.execute(sa.select(models.c.id).where(models.c.name == model)).scalar_one()
-        previous = conn.execute(
-            sa.select(aliases.c.version).where(
-                aliases.c.model_id == model_id, aliases.c.alias == alias
-            )
-        ).scalar()
-        if previous == version:
-            return
-        now = utcnow()
-        if previous is None:
-            conn.execute(
-                sa.insert(aliases).values(
-                    model_id=model_id, alias=alias, version=version, updated_at=now
-                )
-            )
-        else:
-            conn.execute(
-                sa.update(aliases)
-                .where(aliases.c.model_id == model_id, aliases.c.alias == alias)
-                .values(version=version, updated_at=now)
-            )
-        conn.execute(
-            sa.insert(events).values(
-                at=now,
-                model=model,
-                version=version,
-                kind="alias_set",
-                actor=self._registry.actor,
-                reason=reason or why,
-                details={"alias": alias, "previous_version": previous},
-            )
-        )
-
-    @staticmethod
-    def _previous_stable(conn: Connection, model: str, current: int) -> int | None:
-        """The stable version before ``current``, from the ledger of deployments."""
-        rows = conn.execute(
-            sa.select(events.c.kind, events.c.version, events.c.details)
-            .where(
-                events.c.model == model, events.c.kind.in_(("deployed", "promoted", "rolled_back"))
-            )
-            .order_by(events.c.id)
-        ).all()
-        stables: list[int] = []
-        for kind, version, details in rows:
-            if kind == "deployed" and version is not None:
-                stables.append(int(version))
-            elif kind == "promoted" and isinstance(details, dict) and details.get("to"):
-                stables.append(int(details["to"]))
-            elif kind == "rolled_back" and isinstance(details, dict) and details.get("to"):
-                stables.append(int(details["to"]))
-        earlier = [v for v in stables if v != current]
-        return earlier[-1] if earlier else None
 
     def _write(
         self,
@@ -344,28 +397,20 @@ class Rollouts:
         details: dict[str, Any],
         **values: Any,
     ) -> Deployment:
-        now = utcnow()
-        conn.execute(
-            sa.update(deployments)
-            .where(deployments.c.model == current.model)
-            .values(revision=deployments.c.revision + 1, updated_at=now, **values)
+        return write_transition(
+            conn, self._registry.actor, current, kind, reason, details, **values
         )
-        version = values.get("stable_version", current.stable_version)
-        if kind.startswith("canary") or kind in ("rolled_back", "aborted", "paused", "resumed"):
-            version = current.candidate_version or version
-        conn.execute(
-            sa.insert(events).values(
-                at=now,
-                model=current.model,
-                version=version,
-                kind=kind,
-                actor=self._registry.actor,
-                reason=reason,
-                details=details,
-            )
+
+
+def _refuse_busy(current: Deployment, version: int) -> None:
+    """A model rolls out one candidate at a time, and never its own stable version."""
+    if current.state in ("canary", "paused", "shadow"):
+        raise Conflict(
+            f"{current.model} is already rolling out v{current.candidate_version} "
+            f"({current.state}); promote, roll back or abort it first."
         )
-        row = conn.execute(sa.select(deployments).where(deployments.c.model == current.model)).one()
-        return deployment_from_row(row._mapping)
+    if current.stable_version == version:
+        raise Conflict(f"{current.model}@{version} is already the stable version.")
 
 
 def _require_blessed(version: ModelVersion, force: bool) -> None:

@@ -1,4 +1,5 @@
-"""The persisted deployment of each model: the stable version (and later a candidate and its share).
+"""The persisted deployment of each model: the stable version, and during a rollout a candidate
+(a canary with its share of traffic, or a shadow that gets copies of requests).
 
 Every change is one transaction that bumps ``revision`` and appends an event to the model's ledger;
 servers poll the revisions to notice changes within a second.
@@ -6,16 +7,21 @@ servers poll the revisions to notice changes within a second.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from mlship.store import as_utc, utcnow
-from mlship.store.schema import deployments, events
+from mlship.errors import NotFound
+from mlship.store import Store, as_utc, utcnow
+from mlship.store.schema import aliases, deployments, events, models
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from mlship.registry import Registry
 
 
@@ -34,6 +40,18 @@ class Deployment:
     updated_at: datetime | None = None
     config: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def shadow_version(self) -> int | None:
+        """The version that gets copies of requests while the state is ``shadow``."""
+        return self.candidate_version if self.state == "shadow" else None
+
+    @property
+    def mirror_percent(self) -> float:
+        """Percent of requests copied to the shadow (0 when there is none)."""
+        if self.state != "shadow":
+            return 0.0
+        return float(self.config.get("mirror_percent", 100.0))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
@@ -42,6 +60,8 @@ class Deployment:
             "strategy": self.strategy,
             "state": self.state,
             "traffic": self.traffic,
+            "shadow_version": self.shadow_version,
+            "mirror_percent": self.mirror_percent,
             "revision": self.revision,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
             "config": self.config,
@@ -144,3 +164,122 @@ def deployment_from_row(row: sa.RowMapping) -> Deployment:
         updated_at=as_utc(row["updated_at"]),
         config=config if isinstance(config, dict) else {},
     )
+
+
+def move_alias(
+    conn: Connection,
+    actor: str,
+    model: str,
+    version: int,
+    reason: str | None,
+    *,
+    alias: str = "production",
+) -> None:
+    """Point ``alias`` at ``version`` inside the caller's transaction (with an ``alias_set``
+    event), so that the alias and the deployment never disagree."""
+    model_id = conn.execute(sa.select(models.c.id).where(models.c.name == model)).scalar_one()
+    previous = conn.execute(
+        sa.select(aliases.c.version).where(aliases.c.model_id == model_id, aliases.c.alias == alias)
+    ).scalar()
+    if previous == version:
+        return
+    now = utcnow()
+    if previous is None:
+        conn.execute(
+            sa.insert(aliases).values(
+                model_id=model_id, alias=alias, version=version, updated_at=now
+            )
+        )
+    else:
+        conn.execute(
+            sa.update(aliases)
+            .where(aliases.c.model_id == model_id, aliases.c.alias == alias)
+            .values(version=version, updated_at=now)
+        )
+    conn.execute(
+        sa.insert(events).values(
+            at=now,
+            model=model,
+            version=version,
+            kind="alias_set",
+            actor=actor,
+            reason=reason,
+            details={"alias": alias, "previous_version": previous},
+        )
+    )
+
+
+def previous_stable(conn: Connection, model: str, current: int) -> int | None:
+    """The stable version before ``current``, from the ledger of deployments."""
+    rows = conn.execute(
+        sa.select(events.c.kind, events.c.version, events.c.details)
+        .where(events.c.model == model, events.c.kind.in_(("deployed", "promoted", "rolled_back")))
+        .order_by(events.c.id)
+    ).all()
+    stables: list[int] = []
+    for kind, version, details in rows:
+        if kind == "deployed" and version is not None:
+            stables.append(int(version))
+        elif (
+            kind in ("promoted", "rolled_back") and isinstance(details, dict) and details.get("to")
+        ):
+            stables.append(int(details["to"]))
+    earlier = [v for v in stables if v != current]
+    return earlier[-1] if earlier else None
+
+
+@contextmanager
+def locked(store: Store, model: str) -> Iterator[tuple[Connection, Deployment]]:
+    """A write transaction holding ``model``'s deployment row (``FOR UPDATE`` on PostgreSQL;
+    SQLite's ``BEGIN IMMEDIATE`` already serialises writers)."""
+    with store.write() as conn:
+        query = sa.select(deployments).where(deployments.c.model == model)
+        if store.dialect == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(
+                f"{model!r} has no deployment. Deploy it first: mlship deploy {model}@VERSION"
+            )
+        yield conn, deployment_from_row(row._mapping)
+
+
+def write_transition(
+    conn: Connection,
+    actor: str,
+    current: Deployment,
+    kind: str,
+    reason: str | None,
+    details: dict[str, Any],
+    **values: Any,
+) -> Deployment:
+    """Apply ``values`` to the deployment row, bump its revision and append one ``kind`` event,
+    inside the caller's transaction; returns the deployment as written."""
+    now = utcnow()
+    conn.execute(
+        sa.update(deployments)
+        .where(deployments.c.model == current.model)
+        .values(revision=deployments.c.revision + 1, updated_at=now, **values)
+    )
+    version = values.get("stable_version", current.stable_version)
+    if kind.startswith(("canary", "shadow")) or kind in (
+        "rolled_back",
+        "aborted",
+        "paused",
+        "resumed",
+    ):
+        # The event is about the candidate: the one starting, or the one leaving.
+        version = values.get("candidate_version") or current.candidate_version or version
+    conn.execute(
+        sa.insert(events).values(
+            at=now,
+            model=current.model,
+            version=version,
+            kind=kind,
+            actor=actor,
+            reason=reason,
+            details=details,
+        )
+    )
+    row = conn.execute(sa.select(deployments).where(deployments.c.model == current.model)).one()
+    return deployment_from_row(row._mapping)

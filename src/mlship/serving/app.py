@@ -19,18 +19,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlship import __version__
-from mlship.errors import (
-    Conflict,
-    IntegrityError,
-    InvalidInput,
-    InvalidReference,
-    MlshipError,
-    NotFound,
-    StoreUnavailable,
-)
-from mlship.serving import admin, mlflow_protocol, native, v2
+from mlship.errors import MlshipError
+from mlship.serving import admin, admin_rollout, mlflow_protocol, native, v2
+from mlship.serving.error_table import INTERNAL, STORE_BUSY, error_answer
+from mlship.serving.fast_predict import FastPredict
 from mlship.serving.http import json_response, state_of
-from mlship.serving.predict import ModelFailed, Retry
 from mlship.serving.state import ServerState
 
 if TYPE_CHECKING:
@@ -77,8 +70,11 @@ def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
     app.include_router(v2.router)
     app.include_router(mlflow_protocol.router)
     app.include_router(admin.router)
+    app.include_router(admin_rollout.router)
     _add_health(app)
     _add_error_handlers(app)
+    # Innermost of the middleware: it skips FastAPI's router for the hot route only.
+    app.add_middleware(FastPredict)
     return app
 
 
@@ -123,32 +119,9 @@ def _add_health(app: FastAPI) -> None:
 def _add_error_handlers(app: FastAPI) -> None:
     async def mlship_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, MlshipError)
-        body: dict[str, object] = {"error": exc.message}
-        if isinstance(exc, InvalidInput):
-            status = exc.status
-            body.update(exc.details())
-        elif isinstance(exc, ModelFailed):
-            status = 500
-            body["request_id"] = exc.request_id
-        elif isinstance(exc, Retry | StoreUnavailable):
-            status = 503
-        elif isinstance(exc, admin.Unauthorized):
-            status = 401
-        elif isinstance(exc, admin.Forbidden):
-            status = 403
-        elif isinstance(exc, NotFound):
-            status = 404
-        elif isinstance(exc, Conflict | IntegrityError):
-            status = 409
-        elif isinstance(exc, InvalidReference):
-            status = 400
-        else:
-            status = 400
+        status, body, headers = error_answer(exc)
         response = json_response(body, status_code=status)
-        if status == 401:
-            response.headers["www-authenticate"] = "Bearer"
-        if status == 503:
-            response.headers["retry-after"] = "1"
+        response.headers.update(headers)
         return response
 
     async def store_error(request: Request, exc: Exception) -> Response:
@@ -158,9 +131,7 @@ def _add_error_handlers(app: FastAPI) -> None:
             request.url.path,
             str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
         )
-        response = json_response(
-            {"error": "The mlship store is busy or unreachable; retry shortly."}, status_code=503
-        )
+        response = json_response({"error": STORE_BUSY}, status_code=503)
         response.headers["retry-after"] = "1"
         return response
 
@@ -182,9 +153,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("Unhandled error on %s %s", request.method, request.url.path)
-        return json_response(
-            {"error": "Internal server error; the server log has the details."}, status_code=500
-        )
+        return json_response({"error": INTERNAL}, status_code=500)
 
     app.add_exception_handler(MlshipError, mlship_error)
     app.add_exception_handler(sa.exc.DBAPIError, store_error)

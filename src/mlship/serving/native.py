@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import APIRouter, Request
@@ -13,6 +13,9 @@ from fastapi.responses import Response
 from mlship.errors import InvalidInput
 from mlship.serving.http import json_response, read_json, request_id, state_of
 from mlship.serving.predict import run_prediction
+
+if TYPE_CHECKING:
+    from mlship.serving.state import ServerState
 
 router = APIRouter(tags=["native"])
 
@@ -74,12 +77,21 @@ async def predict(name: str, request: Request) -> Response:
     started = time.perf_counter()
     rid = request_id(request)
     body = await read_json(request, state.settings.max_body_bytes)
-    key = request.headers.get("x-routing-key")
-    if key is None and isinstance(body, dict) and isinstance(body.get("routing_key"), str):
+    content = await answer(state, name, body, rid, request.headers.get("x-routing-key"), started)
+    return _with_id(content, rid)
+
+
+async def answer(
+    state: ServerState, name: str, body: Any, rid: str, key: str | None, started: float
+) -> dict[str, Any]:
+    """The native prediction of ``body`` for model ``name``: the FastAPI route above and the raw
+    ASGI path (:mod:`mlship.serving.fast_predict`) both answer with this. ``key`` is the
+    ``X-Routing-Key`` header; without one, the body's ``routing_key`` routes."""
+    if key is None and type(body) is dict and type(body.get("routing_key")) is str:
         key = body["routing_key"]
     route = state.router.route(name, key, request_id=rid)
     frame, _ = route.runtime.decoder.native(body)
-    rows = body.get("inputs") if isinstance(body, dict) else None
+    rows = body.get("inputs") if type(body) is dict else None
     result = await run_prediction(state, route, frame, rid, "native", started, raw_inputs=rows)
     content: dict[str, Any] = {
         "predictions": result.predictions,
@@ -89,7 +101,7 @@ async def predict(name: str, request: Request) -> Response:
     }
     if result.probabilities is not None:
         content["probabilities"] = result.probabilities
-    return _with_id(content, rid)
+    return content
 
 
 def _with_id(content: dict[str, Any], rid: str) -> Response:

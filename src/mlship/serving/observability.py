@@ -51,6 +51,12 @@ class ServerMetrics:
             "Prediction records waiting to be written",
             registry=self.registry,
         )
+        self.shadow_dropped = Counter(
+            "mlship_shadow_dropped",
+            "Shadow copies of requests dropped because the shadow queue was full",
+            ("model", "version"),
+            registry=self.registry,
+        )
         self.log_spilled = Gauge(
             "mlship_prediction_log_spilled",
             "Prediction records spilled to disk so far",

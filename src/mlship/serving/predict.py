@@ -97,6 +97,8 @@ async def run_prediction(
     metrics.latency.labels(**labels).observe(elapsed)
     metrics.requests.labels(protocol=protocol, status="200", **labels).inc()
     _log(state, route, logged, rid, result, elapsed * 1000, None)
+    if route.shadow is not None:  # a copy for the shadow; never blocks, never raises
+        state.shadow.offer(route.shadow, frame, rid, logged)
     return result
 
 

@@ -1,5 +1,7 @@
-"""Which version answers a request. The seam rollouts plug into: today one rule, the stable
-version of each model; the table is swapped atomically when deployments change."""
+"""Which version answers a request, and which version gets a copy of it. The seam rollouts plug
+into: stable, a canary's candidate for its sticky share of routing keys, or stable with a shadow
+that is offered a copy of the mirrored share of requests. The table is swapped atomically when
+deployments change."""
 
 from __future__ import annotations
 
@@ -15,19 +17,34 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """The runtime that answers, and in which role (stable, candidate, shadow)."""
+    """The runtime that answers, in which role (stable, candidate), and the shadow that gets a
+    copy of the request once it is answered (None: not mirrored)."""
 
     runtime: VersionRuntime
     role: str
+    shadow: VersionRuntime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ModelRoutes:
-    """The runtimes of one model: stable, and during a canary a candidate with its split."""
+    """The runtimes of one model: stable, during a canary a candidate with its split, during a
+    shadow rollout the shadow with the split of mirrored request ids."""
 
     stable: VersionRuntime
     candidate: VersionRuntime | None = None
     split: TrafficSplit | None = None
+    shadow: VersionRuntime | None = None
+    mirror: TrafficSplit | None = None
+
+    @property
+    def runtimes(self) -> list[tuple[VersionRuntime, bool]]:
+        """Every runtime of the model, each with whether it is the shadow."""
+        found = [(self.stable, False)]
+        if self.candidate is not None:
+            found.append((self.candidate, False))
+        if self.shadow is not None:
+            found.append((self.shadow, True))
+        return found
 
 
 class Router:
@@ -56,7 +73,8 @@ class Router:
 
     def route(self, model: str, routing_key: str | None = None, *, request_id: str) -> Route:
         """Stable, or the candidate for the share of routing keys (else request ids) the split
-        assigns to it: the same key lands on the same version on every replica."""
+        assigns to it: the same key lands on the same version on every replica. With a shadow,
+        the request ids the mirror split selects also carry the shadow (every replica agrees)."""
         routes = self.routes(model)
         split = routes.split
         if (
@@ -65,6 +83,13 @@ class Router:
             and split.is_candidate(split_key(routing_key, request_id))
         ):
             return Route(routes.candidate, "candidate")
+        shadow = routes.shadow
+        if (
+            shadow is not None
+            and routes.mirror is not None
+            and routes.mirror.is_candidate(request_id)
+        ):
+            return Route(routes.stable, "stable", shadow)
         return Route(routes.stable, "stable")
 
     def runtime(self, model: str, version: int) -> VersionRuntime:

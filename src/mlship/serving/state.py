@@ -1,8 +1,10 @@
-"""The server's state: the router table, kept in step with the store by a watcher task."""
+"""The server's state: the router table, kept in step with the store by a watcher task, and the
+shadow mirror that runs copies of requests on shadow versions."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,44 +15,64 @@ from mlship.registry import Registry
 from mlship.rollout import DeploymentStore
 from mlship.rollout.traffic import TrafficSplit
 from mlship.serving.observability import ServerMetrics
+from mlship.serving.request_ids import RequestIds
 from mlship.serving.router import ModelRoutes, Router
 from mlship.serving.runtime import VersionRuntime
+from mlship.serving.shadow import ShadowMirror, ShadowSettings
 
 if TYPE_CHECKING:
     from mlship.serving.prediction_log import PredictionLog
+    from mlship.serving.prediction_record import PredictionRecord
     from mlship.serving.settings import ServeSettings
 
 log = logging.getLogger(__name__)
 
 
+RuntimeKey = tuple[str, int, bool]
+"""``(model, version, is_shadow)``: a shadow runs on its own thread, apart from its version's
+runtime as a candidate or stable."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What should serve for one model: a stable version, maybe a candidate and its share."""
+    """What should serve for one model: a stable version, maybe a candidate and its share, or a
+    shadow and the share of requests mirrored to it."""
 
     stable: int
     candidate: int | None = None
     share: float = 0.0
     salt: str = ""
+    shadow: int | None = None
+    mirror: float = 0.0
 
 
-def _runtimes(routes: ModelRoutes) -> list[VersionRuntime]:
-    return [r for r in (routes.stable, routes.candidate) if r is not None]
+def _keyed(routes: ModelRoutes) -> list[tuple[RuntimeKey, VersionRuntime]]:
+    return [((rt.name, rt.version, shadow), rt) for rt, shadow in routes.runtimes]
 
 
 class ServerState:
     """Everything a request handler needs, owned by one app instance (no globals)."""
 
-    def __init__(self, settings: ServeSettings, registry: Registry) -> None:
+    def __init__(
+        self, settings: ServeSettings, registry: Registry, shadow: ShadowSettings | None = None
+    ) -> None:
         self.settings = settings
         self.registry = registry
         self.deployments = DeploymentStore(registry)
         self.router = Router()
         self.metrics = ServerMetrics()
+        self.request_ids = RequestIds()
         self.executor = ThreadPoolExecutor(
             max_workers=max(2, settings.threads() + 1), thread_name_prefix="mlship-predict"
         )
+        # One thread: a slow or hung shadow can take at most one core and no stable thread.
+        self.shadow_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlship-shadow")
         self.prediction_log: PredictionLog | None = None
-        self._runtimes: dict[tuple[str, int], VersionRuntime] = {}
+        self.shadow = ShadowMirror(
+            shadow or ShadowSettings.from_env(), self._record_shadow, self.metrics
+        )
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._runtimes: dict[RuntimeKey, VersionRuntime] = {}
         self._revisions: dict[str, int] | None = None
         self._static: dict[str, int] = {}
         self._failed: set[str] = set()
@@ -61,16 +83,19 @@ class ServerState:
     # ------------------------------------------------------------------------------ refresh
 
     def desired(self) -> dict[str, Target]:
-        """What should serve now: deployments (with their candidates), then ``--model`` refs."""
+        """What should serve now: deployments (with their candidates or shadows), then
+        ``--model`` refs."""
         wanted = {}
         for d in self.deployments.list():
             canary = d.candidate_version is not None and d.state == "canary"
-            salt = d.config.get("salt") if canary else None
+            salt = d.config.get("salt") if canary or d.shadow_version is not None else None
             wanted[d.model] = Target(
                 stable=d.stable_version,
                 candidate=d.candidate_version if canary else None,
                 share=d.traffic if canary else 0.0,
                 salt=str(salt) if salt is not None else f"{d.model}@{d.candidate_version}",
+                shadow=d.shadow_version,
+                mirror=d.mirror_percent / 100,
             )
         for ref in self.settings.models:
             name, version = self.registry.resolve(ref)
@@ -85,16 +110,19 @@ class ServerState:
             static[name] = version
         return self.deployments.revisions(), static
 
-    def load_runtime(self, name: str, version: int) -> VersionRuntime:
-        """The runtime of ``name@version``, loaded and warmed once (runs off the event loop)."""
-        key = (name, version)
+    def load_runtime(self, name: str, version: int, *, shadow: bool = False) -> VersionRuntime:
+        """The runtime of ``name@version``, loaded and warmed once (runs off the event loop).
+
+        A ``shadow`` runtime predicts on its own thread, so it never holds up stable's."""
+        key = (name, version, shadow)
         runtime = self._runtimes.get(key)
         if runtime is None or runtime.closing:
             loaded = self.registry.load(f"{name}@{version}")
-            runtime = VersionRuntime(loaded, self.settings, self.executor, self.metrics)
+            executor = self.shadow_executor if shadow else self.executor
+            runtime = VersionRuntime(loaded, self.settings, executor, self.metrics)
             runtime.warm_up()
             self._runtimes[key] = runtime
-            log.info("Loaded %s@%d", name, version)
+            log.info("Loaded %s@%d%s", name, version, " (shadow)" if shadow else "")
         return runtime
 
     def build(self, wanted: dict[str, Target]) -> tuple[dict[str, ModelRoutes], dict[str, str]]:
@@ -118,6 +146,16 @@ class ServerState:
                 failures[name] = f"{type(exc).__name__}: {exc}"
                 if name in current:
                     table[name] = current[name]
+                continue
+            if target.shadow is not None:
+                try:
+                    table[name] = ModelRoutes(
+                        stable=stable,
+                        shadow=self.load_runtime(name, target.shadow, shadow=True),
+                        mirror=TrafficSplit(target.mirror, target.salt),
+                    )
+                except Exception as exc:  # stable serves alone until the shadow loads
+                    failures[name] = f"shadow v{target.shadow}: {type(exc).__name__}: {exc}"
         return table, failures
 
     async def refresh(self, *, force: bool = False) -> dict[str, str]:
@@ -147,16 +185,36 @@ class ServerState:
                     name,
                     error,
                 )
-            in_use = {(rt.name, rt.version) for r in table.values() for rt in _runtimes(r)}
+            in_use = {key for routes in table.values() for key, _ in _keyed(routes)}
             for routes in old.values():
-                for runtime in _runtimes(routes):
-                    key = (runtime.name, runtime.version)
-                    if key not in in_use and key in self._runtimes:
+                for key, _ in _keyed(routes):
+                    if key in in_use or key not in self._runtimes:
+                        continue
+                    retired = self._runtimes.pop(key)
+                    if key[2]:
+                        self.shadow.discard(retired)
+                        self._retire_later(retired)
+                    else:
                         # Requests already routed there finish: close() drains the batcher.
-                        retired = self._runtimes.pop(key)
                         await retired.close()
-                        self.registry.evict(*key)
+                    if not any(k[:2] == key[:2] for k in self._runtimes):
+                        self.registry.evict(key[0], key[1])
             return failures
+
+    def _retire_later(self, runtime: VersionRuntime) -> None:
+        """Close a retired shadow in the background: a hung shadow must not hold up refreshes."""
+        task = asyncio.get_running_loop().create_task(self._close_shadow(runtime))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _close_shadow(self, runtime: VersionRuntime) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runtime.close(), self.shadow.settings.timeout_s)
+
+    def _record_shadow(self, record: PredictionRecord) -> None:
+        plog = self.prediction_log
+        if plog is not None:
+            plog.record(record)
 
     async def control(self) -> None:
         """Run the canary controller while this process is the leader; act, then refresh."""
@@ -193,11 +251,19 @@ class ServerState:
                 log.warning("Refreshing deployments failed: %s", exc)
 
     async def close(self) -> None:
-        for runtime in list(self._runtimes.values()):
-            await runtime.close()
+        await self.shadow.close()
+        for key, runtime in list(self._runtimes.items()):
+            if key[2]:
+                await self._close_shadow(runtime)
+            else:
+                await runtime.close()
         self._runtimes.clear()
+        if self._retiring:
+            await asyncio.wait(set(self._retiring))
         if self.prediction_log is not None:
             # Off the event loop: with the store down this waits; what is not written in time
             # stays in the spill journal for the next start.
             await asyncio.to_thread(self.prediction_log.close)
         self.executor.shutdown(wait=True)
+        # A hung shadow thread must not keep the server from stopping.
+        self.shadow_executor.shutdown(wait=False, cancel_futures=True)
