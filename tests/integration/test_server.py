@@ -231,7 +231,9 @@ def test_admin_routes_need_the_token(
     assert httpx.post(url, json={"ref": "2"}).status_code == 401
     wrong = httpx.post(url, json={"ref": "2"}, headers={"authorization": "Bearer nope"})
     assert wrong.status_code == 401 and "s3cret" not in wrong.text
-    ok = httpx.post(url, json={"ref": "2", "force": True}, headers={"authorization": "Bearer s3cret-token"})
+    ok = httpx.post(
+        url, json={"ref": "2", "force": True}, headers={"authorization": "Bearer s3cret-token"}
+    )
     assert ok.status_code == 200 and ok.json()["stable_version"] == 2
     row = {"inputs": numeric_frame.drop(columns=["is_fraud"]).head(1).to_dict("records")}
     assert httpx.post(f"{server.url}/models/fraud/predict", json=row).json()["version"] == 2
