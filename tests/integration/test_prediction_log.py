@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -100,7 +101,16 @@ def test_records_land_in_the_table_with_their_fields(stores: StoreFactory, tmp_p
     store = stores()
     frame = pd.DataFrame({"amount": [12.5, 3.0], "country": ["DE", "FR"], "n": [1, 2]})
     with PredictionLog(store, tmp_path / "spill") as plog:
-        plog.record(rec(0, inputs=frame, outputs=[1, 0], role="candidate", latency_ms=2.25))
+        plog.record(
+            rec(
+                0,
+                inputs=frame,
+                outputs=[1, 0],
+                role="candidate",
+                latency_ms=2.25,
+                scores=np.array([[0.25, 0.75], [0.5, 0.5]]),
+            )
+        )
         plog.record(rec(1, outputs=None, error="ValueError: bad\x00input"))
     rows = stored(store)
     assert [r.request_id for r in rows] == ["r-0", "r-1"]
@@ -112,9 +122,11 @@ def test_records_land_in_the_table_with_their_fields(stores: StoreFactory, tmp_p
         {"amount": 3.0, "country": "FR", "n": 2},
     ]
     assert first.outputs == [1, 0]
+    assert first.scores == [[0.25, 0.75], [0.5, 0.5]]
     assert first.latency_ms == 2.25
     assert first.error is None
     assert (second.version, second.outputs, second.error) == (2, None, "ValueError: bad\ufffdinput")
+    assert second.scores is None
     assert (plog.queued, plog.written, plog.lost, plog.spilled, plog.queue_depth) == (2, 2, 0, 0, 0)
 
 
@@ -469,6 +481,7 @@ def test_export_round_trips(stores: StoreFactory, tmp_path: Path, suffix: str) -
         "outputs",
         "latency_ms",
         "error",
+        "scores",
     ]
     assert back["request_id"].tolist() == ["r-2", "r-3", "r-4"]
     assert pd.to_datetime(back["at"], utc=True).tolist() == [

@@ -200,10 +200,13 @@ def test_store_deployment_is_served_and_predictions_are_logged(
     server = serve_factory(registry)
     rows = numeric_frame.drop(columns=["is_fraud"]).head(3).to_dict("records")
     ids = []
+    probabilities = {}
     for row in rows:
         response = httpx.post(f"{server.url}/models/fraud/predict", json={"inputs": [row]})
         assert response.status_code == 200
         ids.append(response.json()["request_id"])
+        probabilities[ids[-1]] = response.json()["probabilities"]
+    assert ids == sorted(ids) and len(set(ids)) == 3  # new request ids sort by time
     fb = httpx.post(
         f"{server.url}/models/fraud/feedback", json=[{"request_id": ids[0], "label": 1}]
     )
@@ -212,9 +215,12 @@ def test_store_deployment_is_served_and_predictions_are_logged(
     assert 'mlship_requests_total{model="fraud"' in metrics
     server.stop()  # a graceful shutdown flushes the log
     with registry.store.read() as conn:
-        logged = conn.execute(sa.select(predictions.c.request_id, predictions.c.version)).all()
+        logged = conn.execute(
+            sa.select(predictions.c.request_id, predictions.c.version, predictions.c.scores)
+        ).all()
     assert sorted(r.request_id for r in logged) == sorted(ids)
     assert {r.version for r in logged} == {1}
+    assert {r.request_id: r.scores for r in logged} == probabilities
     kinds = [e.kind for e in registry.history("fraud")]
     assert "deployed" in kinds
 

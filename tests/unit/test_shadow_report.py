@@ -174,3 +174,42 @@ def test_html_page_is_self_contained_and_escaped() -> None:
     )
     page = render_html(hostile)
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page and "m&lt;1&gt;" in page
+
+
+def test_classifier_score_differences_use_the_logged_probabilities() -> None:
+    """Check that logged probabilities give score differences: the positive class's probability
+    for two classes, the probability of stable's class for more."""
+    binary = compare(
+        [
+            LoggedPrediction("a", "stable", [{"x": 1}], [0], 1.0, scores=[[0.8, 0.2]]),
+            LoggedPrediction(
+                "b", "stable", [{"x": 2}, {"x": 3}], [1, 1], 1.0, scores=[[0.4, 0.6], [0.1, 0.9]]
+            ),
+        ],
+        [
+            LoggedPrediction("a", "shadow", None, [0], 1.0, scores=[[0.7, 0.3]]),
+            LoggedPrediction("b", "shadow", None, [0, 1], 1.0, scores=[[0.55, 0.45], [0.2, 0.8]]),
+        ],
+        model="fraud",
+        stable_version=1,
+        shadow_version=2,
+        output_kind="classification",
+        since=T0,
+        until=T1,
+    )
+    found = binary.score_differences
+    assert found is not None and found.count == 3
+    assert found.mean == pytest.approx(((0.3 - 0.2) + (0.45 - 0.6) + (0.8 - 0.9)) / 3)
+    assert binary.agreement == pytest.approx(2 / 3)
+    three = compare(
+        [LoggedPrediction("a", "stable", [{"x": 1}], ["b"], 1.0, scores=[[0.2, 0.5, 0.3]])],
+        [LoggedPrediction("a", "shadow", None, ["c"], 1.0, scores=[[0.1, 0.4, 0.5]])],
+        model="m",
+        stable_version=1,
+        shadow_version=2,
+        output_kind="classification",
+        since=T0,
+        until=T1,
+    )
+    assert three.score_differences is not None
+    assert three.score_differences.mean == pytest.approx(0.4 - 0.5)

@@ -5,7 +5,9 @@ the report pairs them and compares, row by row:
 
 - **agreement**: the share of rows where both give the same output (classes; numbers within a
   relative 1e-6), and for classifiers the most frequent (stable, shadow) pairs of classes;
-- **score differences** (shadow - stable, for numeric outputs): mean, quantiles and a histogram;
+- **score differences** (shadow - stable): for numeric outputs the outputs; for classifiers whose
+  probabilities were logged, the probability of the positive class (binary) or of the class
+  stable predicted (multi-class); mean, quantiles and a histogram;
 - **slices**: disagreement per value of each categorical input feature and per quantile bin of
   each numeric one (inputs are those stable logged);
 - **latency** p50/p95/p99 of each role on the paired requests both answered (the shadow's is its
@@ -64,6 +66,8 @@ class LoggedPrediction:
     outputs: list[Any] | None
     latency_ms: float
     error: str | None = None
+    scores: list[Any] | None = None
+    """A classifier's probability rows, when they were logged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +208,10 @@ def compare(
         if not isinstance(a_out, list) or not isinstance(b_out, list) or len(a_out) != len(b_out):
             continue
         rows = base.inputs if _rows_fit(base.inputs, len(a_out)) else None
+        probabilities = _scores(base.scores, other.scores, len(a_out)) if classify else None
         for i, (a, b) in enumerate(zip(a_out, b_out, strict=True)):
+            if probabilities is not None:
+                diffs.append(_probability_difference(*probabilities[i]))
             diff = None if classify else _difference(a, b)
             agree.append(_same(a, b) if diff is None else _close(a, b))
             row_diffs.append(diff)
@@ -244,6 +251,29 @@ def compare(
 def _difference(a: Any, b: Any) -> float | None:
     x, y = finite_number(a), finite_number(b)
     return None if x is None or y is None else y - x
+
+
+def _scores(
+    a: list[Any] | None, b: list[Any] | None, rows: int
+) -> list[tuple[list[float], list[float]]] | None:
+    """Both roles' probability rows, paired, when both logged well-formed ones."""
+    if not isinstance(a, list) or not isinstance(b, list) or not len(a) == len(b) == rows:
+        return None
+    pairs = []
+    for x, y in zip(a, b, strict=True):
+        if not isinstance(x, list) or not isinstance(y, list) or len(x) != len(y) or not x:
+            return None
+        if any(finite_number(v) is None for v in (*x, *y)):
+            return None
+        pairs.append(([float(v) for v in x], [float(v) for v in y]))
+    return pairs
+
+
+def _probability_difference(stable: list[float], shadow: list[float]) -> float:
+    """Shadow minus stable: the positive class's probability (two classes), else the probability
+    of the class stable predicted."""
+    k = 1 if len(stable) == 2 else max(range(len(stable)), key=stable.__getitem__)
+    return shadow[k] - stable[k]
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -377,24 +407,26 @@ def shadow_report(
             role: _totals(conn, in_window, role, version) for role, version in versions.items()
         }
         rows = conn.execute(
-            sa.select(t.request_id, t.outputs, t.latency_ms, t.error)
+            sa.select(t.request_id, t.outputs, t.latency_ms, t.error, t.scores)
             .where(*in_window, t.role == "shadow", t.version == window.shadow_version)
             .order_by(t.id.desc())
             .limit(limit)
         ).all()
-        shadow = [LoggedPrediction(r[0], "shadow", None, r[1], r[2], r[3]) for r in rows]
+        shadow = [LoggedPrediction(r[0], "shadow", None, r[1], r[2], r[3], r[4]) for r in rows]
         ids = sorted({row.request_id for row in shadow})
         stable: list[LoggedPrediction] = []
         for first in range(0, len(ids), 500):
             found = conn.execute(
-                sa.select(t.request_id, t.inputs, t.outputs, t.latency_ms, t.error).where(
+                sa.select(t.request_id, t.inputs, t.outputs, t.latency_ms, t.error, t.scores).where(
                     *in_window,
                     t.role == "stable",
                     t.version == window.stable_version,
                     t.request_id.in_(ids[first : first + 500]),
                 )
             ).all()
-            stable.extend(LoggedPrediction(r[0], "stable", r[1], r[2], r[3], r[4]) for r in found)
+            stable.extend(
+                LoggedPrediction(r[0], "stable", r[1], r[2], r[3], r[4], r[5]) for r in found
+            )
     signature = registry.get(f"{model}@{window.shadow_version}").signature
     return compare(
         stable,

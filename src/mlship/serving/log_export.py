@@ -32,8 +32,10 @@ EXPORT_COLUMNS = (
     "outputs",
     "latency_ms",
     "error",
+    "scores",
 )
-"""Columns of an export; ``inputs`` and ``outputs`` hold JSON text."""
+"""Columns of an export; ``inputs``, ``outputs`` and ``scores`` (a classifier's probabilities)
+hold JSON text."""
 
 _JOINED_FIXED = ("request_id", "at", "version", "role")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -204,6 +206,7 @@ def _chunks(store: Store, model: str, since: datetime | None) -> Iterator[pd.Dat
             sa.cast(p.outputs, sa.Text).label("outputs"),
             p.latency_ms,
             p.error,
+            sa.cast(p.scores, sa.Text).label("scores"),
         )
         .where(p.model == model)
         .order_by(p.at, p.id)
@@ -222,7 +225,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     frame["at"] = pd.to_datetime(frame["at"].map(_utc), utc=True)
     frame["version"] = frame["version"].astype("int64")
     frame["latency_ms"] = frame["latency_ms"].astype("float64")
-    for column in ("request_id", "model", "role", "inputs", "outputs", "error"):
+    for column in ("request_id", "model", "role", "inputs", "outputs", "error", "scores"):
         frame[column] = frame[column].astype("string")
     return frame
 

@@ -49,11 +49,11 @@ async def run_prediction(
     """
     logged = frame if raw_inputs is None else raw_inputs
     runtime = route.runtime
-    labels = {"model": runtime.name, "version": str(runtime.version), "role": route.role}
-    metrics = state.metrics
     try:
         result = await runtime.predict(frame)
     except BatcherClosed:
+        labels = {"model": runtime.name, "version": str(runtime.version), "role": route.role}
+        metrics = state.metrics
         # Cannot happen while routing happens after the last await (one refresh at a time);
         # if it ever does, the client may simply retry.
         metrics.requests.labels(protocol=protocol, status="503", **labels).inc()
@@ -63,6 +63,8 @@ async def run_prediction(
     except Exception as exc:
         if route.role == "candidate":
             return await _fall_back(state, route, frame, rid, protocol, started, logged, exc)
+        labels = {"model": runtime.name, "version": str(runtime.version), "role": route.role}
+        metrics = state.metrics
         metrics.errors.labels(kind="model", **labels).inc()
         metrics.requests.labels(protocol=protocol, status="500", **labels).inc()
         log.error(
@@ -93,9 +95,7 @@ async def run_prediction(
             rid,
         ) from exc
     elapsed = time.perf_counter() - started
-    runtime.on_rows(len(frame), route.role)
-    metrics.latency.labels(**labels).observe(elapsed)
-    metrics.requests.labels(protocol=protocol, status="200", **labels).inc()
+    runtime.on_answered(route.role, protocol, len(frame), elapsed)
     _log(state, route, logged, rid, result, elapsed * 1000, None)
     if route.shadow is not None:  # a copy for the shadow; never blocks, never raises
         state.shadow.offer(route.shadow, frame, rid, logged)
@@ -170,5 +170,6 @@ def _log(
             outputs=result.predictions if result is not None else None,
             latency_ms=latency_ms,
             error=error,
+            scores=result.probabilities if result is not None else None,
         )
     )

@@ -517,9 +517,11 @@ def _insert_statement(dialect: str) -> sa.Insert:
     """INSERT into ``predictions`` taking inputs and outputs as JSON text (serialized once)."""
     inputs: sa.ColumnElement[Any] = sa.bindparam("inputs", type_=sa.Text)
     outputs: sa.ColumnElement[Any] = sa.bindparam("outputs", type_=sa.Text)
+    scores: sa.ColumnElement[Any] = sa.bindparam("scores", type_=sa.Text)
     if dialect == "postgresql":
         inputs, outputs = sa.cast(inputs, JSONB), sa.cast(outputs, JSONB)
-    return sa.insert(predictions).values(inputs=inputs, outputs=outputs)
+        scores = sa.cast(scores, JSONB)
+    return sa.insert(predictions).values(inputs=inputs, outputs=outputs, scores=scores)
 
 
 def _not_stored(conn: Connection, rows: list[Row]) -> list[Row]:

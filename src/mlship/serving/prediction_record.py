@@ -46,12 +46,15 @@ class PredictionRecord:
     outputs: Any
     latency_ms: float
     error: str | None = None
+    scores: Any = None
+    """A classifier's probabilities, one row per input row (None for other models)."""
 
 
 def encode(rec: PredictionRecord) -> tuple[Row, bytes]:
     """The store row of ``rec`` and its spill line (one JSON object, newline-terminated)."""
     inputs = to_json(rec.inputs)
     outputs = None if rec.outputs is None else to_json(rec.outputs)
+    scores = None if rec.scores is None else to_json(rec.scores)
     at = rec.at
     if at.tzinfo is not UTC:
         at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
@@ -66,11 +69,13 @@ def encode(rec: PredictionRecord) -> tuple[Row, bytes]:
         "outputs": None if outputs is None else outputs.decode(),
         "latency_ms": float(rec.latency_ms),
         "error": error,
+        "scores": None if scores is None else scores.decode(),
     }
     line = {
         **row,
         "inputs": orjson.Fragment(inputs),
         "outputs": None if outputs is None else orjson.Fragment(outputs),
+        "scores": None if scores is None else orjson.Fragment(scores),
     }
     return row, orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
 
@@ -79,6 +84,7 @@ def decode(line: bytes) -> Row:
     """The store row of a spill line (raises ValueError for a line that is not one)."""
     data = orjson.loads(line)
     outputs = data["outputs"]
+    scores = data.get("scores")  # absent in lines written before revision 0004
     return {
         "request_id": data["request_id"],
         "at": datetime.fromisoformat(data["at"]),
@@ -89,6 +95,7 @@ def decode(line: bytes) -> Row:
         "outputs": None if outputs is None else orjson.dumps(outputs).decode(),
         "latency_ms": data["latency_ms"],
         "error": data["error"],
+        "scores": None if scores is None else orjson.dumps(scores).decode(),
     }
 
 

@@ -271,7 +271,7 @@ class ShadowMirror:
             self._mirrored += 1
             self._count(runtime, "200", elapsed)
             runtime.on_rows(len(frame), "shadow")
-            self._record(copy, result.predictions, elapsed, None)
+            self._record(copy, result.predictions, elapsed, None, result.probabilities)
         finally:
             if not call.done():
                 call.cancel()
@@ -315,7 +315,14 @@ class ShadowMirror:
         if seconds is not None:
             metrics.latency.labels(**labels).observe(seconds)
 
-    def _record(self, copy: _Copy, outputs: Any, seconds: float, error: str | None) -> None:
+    def _record(
+        self,
+        copy: _Copy,
+        outputs: Any,
+        seconds: float,
+        error: str | None,
+        scores: Any = None,
+    ) -> None:
         try:
             self._sink(
                 PredictionRecord(
@@ -328,6 +335,7 @@ class ShadowMirror:
                     outputs=outputs,
                     latency_ms=seconds * 1000,
                     error=error,
+                    scores=scores,
                 )
             )
         except Exception:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 """The Alembic revision this code expects; the store is migrated to it on open."""
 
 metadata = sa.MetaData()
@@ -127,6 +127,8 @@ predictions = sa.Table(
     sa.Column("outputs", Json, nullable=True),
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
+    # A classifier's probabilities, one row per input row in ``classes`` order (revision 0004).
+    sa.Column("scores", Json, nullable=True),
     sa.Index("ix_predictions_model_at", "model", "at"),
     sa.Index("ix_predictions_request_id", "request_id"),
 )
