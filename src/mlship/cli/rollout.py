@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from mlship.cli.output import fmt_time, out, print_json
+from mlship.cli.output import err, fmt_time, out, print_json
 
 if TYPE_CHECKING:
     from mlship.registry import Registry
     from mlship.rollout import CanaryConfig, Deployment, Rollouts
-    from mlship.rollout.shadow_report import ShadowReport
 
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why; kept in the ledger.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -84,6 +83,9 @@ def _show(deployment: Deployment, as_json: bool, what: str) -> None:
             f", shadow v{deployment.shadow_version} mirroring "
             f"{deployment.mirror_percent:g}% of requests"
         )
+    until = deployment.standby_until
+    if deployment.standby_version is not None and until is not None:
+        candidate = f", v{deployment.standby_version} on standby until {fmt_time(until)}"
     out().print(
         f"{what}: {deployment.model} stable v{deployment.stable_version}{candidate} "
         f"[{deployment.state}]"
@@ -107,12 +109,21 @@ def deploy(
         float | None,
         typer.Option("--mirror", help="Shadow: percent of requests copied to it (default 100)."),
     ] = None,
+    standby: Annotated[
+        str | None,
+        typer.Option(
+            "--standby",
+            help="Blue-green: how long the previous version stays loaded for an instant "
+            "rollback (default 30m; 0 unloads it at once).",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Deploy an unblessed version.")] = False,
     reason: ReasonOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Roll out a version: a canary judged by the controller, a blue-green switch, or a shadow
-    that gets copies of requests while stable answers every user."""
+    """Roll out a version: a canary judged by the controller, a blue-green switch (after a
+    smoke test: sanity checks and recent real requests replayed), or a shadow that gets copies
+    of requests while stable answers every user."""
     from mlship.errors import ConfigError
     from mlship.registry import Registry
     from mlship.rollout import Rollouts
@@ -124,8 +135,10 @@ def deploy(
         )
     if mirror is not None and strategy != "shadow":
         raise ConfigError("The 'mirror' option applies to --strategy shadow only.")
+    if standby is not None and strategy != "blue-green":
+        raise ConfigError("The 'standby' option applies to --strategy blue-green only.")
     if strategy == "blue-green":
-        _show(Rollouts(registry).switch(ref, force=force, reason=reason), as_json, "Switched")
+        _show(_switch(registry, ref, force, reason, standby), as_json, "Switched")
         return
     if strategy == "shadow":
         percent = 100.0 if mirror is None else mirror
@@ -137,6 +150,28 @@ def deploy(
         Rollouts(registry).start_canary(ref, config, force=force, reason=reason),
         as_json,
         "Deploying",
+    )
+
+
+def _switch(
+    registry: Registry, ref: str, force: bool, reason: str | None, standby: str | None
+) -> Deployment:
+    """Smoke-test green in this process (the CLI talks to the store, not to servers), then
+    switch; the servers load and warm green before they route to it."""
+    from mlship.rollout import Rollouts
+    from mlship.rollout.blue_green import DEFAULT_STANDBY_S
+    from mlship.serving.smoke import SmokeTestFailed, record_failure, smoke_test_in_process
+
+    standby_s = DEFAULT_STANDBY_S if standby is None else parse_duration(standby, "standby")
+    rollouts = Rollouts(registry)
+    pinned = rollouts.check_switch(ref, force=force).ref  # smoke-tested = switched, if blessed
+    with err().status(f"Smoke-testing {pinned}", spinner="dots"):
+        report = smoke_test_in_process(registry, pinned)
+    if not report.passed:
+        record_failure(registry, report, reason)
+        raise SmokeTestFailed(report)
+    return rollouts.switch(
+        pinned, force=force, reason=reason, standby_s=standby_s, smoke=report.summary()
     )
 
 
@@ -167,7 +202,9 @@ def status(
     if report or html is not None or slices:
         if watch:
             raise ConfigError("The 'watch' option cannot be combined with the shadow report.")
-        _report(registry, name, html, slices or None, as_json)
+        from mlship.cli.render_shadow import show_report
+
+        show_report(registry, name, html, slices or None, as_json)
         return
     store = DeploymentStore(registry)
 
@@ -208,6 +245,14 @@ def _status_table(deployment: Deployment, events: list) -> object:  # type: igno
     head.add_row("model", deployment.model)
     head.add_row("state", deployment.state)
     head.add_row("stable", f"v{deployment.stable_version}")
+    until = deployment.standby_until
+    if deployment.standby_version is not None and until is not None:
+        from mlship.store import utcnow
+
+        ended = " (ended: unloaded)" if until <= utcnow() else " (mlship rollback is instant)"
+        head.add_row(
+            "standby", f"v{deployment.standby_version} loaded until {fmt_time(until)}{ended}"
+        )
     if deployment.shadow_version is not None:
         head.add_row(
             "shadow",
@@ -228,6 +273,7 @@ def _status_table(deployment: Deployment, events: list) -> object:  # type: igno
         table.add_column(col, overflow="fold")
     kinds = (
         "deployed",
+        "smoke_test_failed",
         "shadow_started",
         "canary_started",
         "canary_step",
@@ -340,73 +386,3 @@ def controller(
             time.sleep(seconds)
     except KeyboardInterrupt:
         leader.release()
-
-
-def _report(
-    registry: Registry, name: str, html: Path | None, slices: list[str] | None, as_json: bool
-) -> None:
-    from mlship.rollout.shadow_report import shadow_report
-
-    found = shadow_report(registry, name, features=slices)
-    if html is not None:
-        from mlship.rollout.shadow_html import render_html
-
-        html.write_text(render_html(found), encoding="utf-8")
-    if as_json:
-        print_json(found.to_dict())
-        return
-    _print_report(found)
-    if html is not None:
-        out().print(f"Wrote {html}")
-
-
-def _print_report(report: ShadowReport) -> None:
-    from rich.table import Table
-
-    console = out()
-    agreement = "n/a" if report.agreement is None else f"{report.agreement:.2%}"
-    console.print(
-        f"Shadow v{report.shadow_version} against stable v{report.stable_version} of "
-        f"{report.model}, {fmt_time(report.since)} to {fmt_time(report.until)}: "
-        f"{report.paired_requests:,} requests ({report.rows_compared:,} rows) compared, "
-        f"agreement {agreement}"
-    )
-    roles = Table(title="Each version")
-    for col in ("role", "requests", "errors", "error rate", "p50 ms", "p95 ms", "p99 ms"):
-        roles.add_column(col, justify="left" if col == "role" else "right")
-    for role in (report.stable, report.shadow):
-        latency = role.latency_ms or {}
-        rate = role.error_rate
-        roles.add_row(
-            f"{role.role} v{role.version}",
-            f"{role.requests:,}",
-            f"{role.errors:,}",
-            "-" if rate is None else f"{rate:.2%}",
-            *(f"{latency[k]:.2f}" if k in latency else "-" for k in ("p50", "p95", "p99")),
-        )
-    console.print(roles)
-    diffs = report.score_differences
-    if diffs is not None:
-        q = diffs.quantiles
-        console.print(
-            f"Score differences (shadow - stable) on {diffs.count:,} rows: mean "
-            f"{diffs.mean:+.4g}, p5 {q['p5']:+.4g}, median {q['p50']:+.4g}, p95 {q['p95']:+.4g}"
-        )
-    elif report.class_pairs:
-        pairs = ", ".join(f"{a}→{b}: {n:,}" for a, b, n in report.class_pairs[:8] if a != b)
-        console.print(f"Disagreements (stable→shadow): {pairs or 'none'}")
-    if report.slices:
-        table = Table(title="Most uneven disagreement by slice")
-        for col in ("feature", "slice", "rows", "disagreement", "mean |diff|"):
-            table.add_column(col, justify="left" if col in ("feature", "slice") else "right")
-        for feature in report.slices[:3]:
-            for piece in feature.slices:
-                diff = piece.mean_abs_diff
-                table.add_row(
-                    feature.feature,
-                    piece.label,
-                    f"{piece.rows:,}",
-                    f"{piece.disagreement:.2%}",
-                    "-" if diff is None else f"{diff:.4g}",
-                )
-        console.print(table)

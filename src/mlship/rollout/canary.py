@@ -1,7 +1,10 @@
-"""Rollout transitions of a deployment: start a canary or a shadow, advance a step, promote,
-roll back, pause, resume, abort. Each is one transaction that locks the deployment row, checks the
-state it starts from, bumps ``revision`` and appends one event (who, why, the figures) to the
-ledger.
+"""Rollout transitions of a deployment: a blue-green switch, start a canary or a shadow, advance
+a step, promote, roll back, pause, resume, abort. Each is one transaction that locks the
+deployment row, checks the state it starts from, bumps ``revision`` and appends one event (who,
+why, the figures) to the ledger.
+
+A blue-green :meth:`Rollouts.switch` makes a version stable at once (``idle``) and keeps the one
+it replaced on standby (loaded on the servers, not routed) until ``standby_until`` in the plan.
 
 States: ``idle`` (stable only), ``shadow`` (stable answers every user; the candidate gets a copy
 of ``mirror_percent`` % of requests in the background), ``canary`` (a share of traffic on the
@@ -12,6 +15,7 @@ failed or aborted candidate)::
       │                      │  └────pause────────^
       └──start_shadow──> shadow ──promote──> canary (default) or idle (blue-green, promoted)
     shadow | canary | paused ──rollback──> rolled_back;  ──abort──> idle
+    any ──switch──> idle (blue on standby);  idle ──rollback──> rolled_back (to blue, at once)
 
 The controller that decides *when* to call these comes on top (it judges canaries only).
 """
@@ -20,10 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlship.errors import ConfigError, Conflict
+from mlship.rollout.blue_green import DEFAULT_STANDBY_S, check_standby, write_switch
+from mlship.rollout.canary_config import CanaryConfig as CanaryConfig  # re-exported
 from mlship.rollout.deployments import (
     Deployment,
     DeploymentStore,
@@ -43,52 +48,17 @@ if TYPE_CHECKING:
 PromoteStrategy = Literal["canary", "blue-green"]
 
 
-@dataclass(frozen=True, slots=True)
-class CanaryConfig:
-    """How a canary moves: the traffic steps and how long each lasts at least."""
-
-    steps: tuple[int, ...] = (5, 10, 25, 50, 100)
-    """Percent of traffic on the candidate at each step; increasing, ending at 100."""
-    interval_s: float = 300.0
-    min_requests: int = 200
-    """Candidate requests a step needs before it can be judged."""
-    max_wait_s: float = 1800.0
-    """How long an inconclusive step may wait before the canary pauses for a human."""
-    promote_alias: str = "production"
-
-    def __post_init__(self) -> None:
-        steps = list(self.steps)
-        if (
-            not steps
-            or any(not isinstance(s, int) or not 0 < s <= 100 for s in steps)
-            or steps != sorted(set(steps))
-            or steps[-1] != 100
-        ):
-            raise ConfigError(
-                "The 'steps' option must be increasing percentages ending at 100. "
-                f"Got {steps} instead."
-            )
-        for name in ("interval_s", "max_wait_s"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
-                raise ConfigError(f"The {name!r} option must be a number >= 0. Got {value!r}.")
-        if not isinstance(self.min_requests, int) or self.min_requests < 0:
-            raise ConfigError(
-                f"The 'min_requests' option must be an integer >= 0. Got {self.min_requests!r}."
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["steps"] = list(self.steps)
-        return data
-
-
 class Rollouts:
     """The rollout transitions of every model's deployment."""
 
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
         self._deployments = DeploymentStore(registry)
+
+    @property
+    def registry(self) -> Registry:
+        """The registry acted through (its ``actor`` signs the ledger events)."""
+        return self._registry
 
     # --------------------------------------------------------------------------------- start
 
@@ -168,13 +138,50 @@ class Rollouts:
                 config=plan,
             )
 
-    def switch(self, ref: str, *, force: bool = False, reason: str | None = None) -> Deployment:
+    def switch(
+        self,
+        ref: str,
+        *,
+        force: bool = False,
+        reason: str | None = None,
+        standby_s: float = DEFAULT_STANDBY_S,
+        smoke: dict[str, Any] | None = None,
+    ) -> Deployment:
         """Blue-green: all traffic to ``ref`` at once (servers load and warm it before the
-        switch). The first deployment of a model needs no blessing; later ones do, or ``force``."""
+        switch) and the ``production`` alias with it. The previous stable version (blue) stays
+        loaded on the servers, not routed, for ``standby_s`` seconds: a :meth:`rollback` in that
+        window needs no load. The first deployment of a model needs no blessing; later ones do,
+        or ``force``.
+
+        Smoke-testing green is the caller's part (:mod:`mlship.serving.smoke`), before this;
+        ``smoke``, its results, goes into the ledger event.
+
+        Example: ``Rollouts(registry).switch("fraud@5", standby_s=1800)``, then within 30 minutes
+        ``rollback("fraud")`` is instant.
+        """
+        standby_s = check_standby(standby_s)
+        version = self.check_switch(ref, force=force)
+        if self._deployments.get(version.name) is None:
+            return self._deployments.set_stable(version.ref, reason=reason)
+        with self._locked(version.name) as (conn, current):
+            return write_switch(
+                conn,
+                self._registry.actor,
+                current,
+                version.version,
+                forced=force,
+                reason=reason,
+                standby_s=standby_s,
+                smoke=smoke,
+            )
+
+    def check_switch(self, ref: str, *, force: bool = False) -> ModelVersion:
+        """The version ``ref`` names, if :meth:`switch` would take it (blessed, or the first
+        deployment, or ``force``): callers check before the work of a smoke test."""
         version = self._registry.get(ref)
         if self._deployments.get(version.name) is not None:
             _require_blessed(version, force)
-        return self._deployments.set_stable(version.ref, reason=reason)
+        return version
 
     # ------------------------------------------------------------------------------ progress
 
@@ -241,7 +248,8 @@ class Rollouts:
         self, model: str, *, reason: str | None = None, analysis: dict[str, Any] | None = None
     ) -> Deployment:
         """Send 100 % back to stable at once, from any state (a shadow simply ends). Without a
-        candidate, the stable version goes back to the one that was stable before it."""
+        candidate, the stable version goes back to the one that was stable before it: during
+        the standby window of a blue-green switch that is blue, still loaded on the servers."""
         with self._locked(model) as (conn, current):
             if current.candidate_version is not None:
                 return self._write(
@@ -259,7 +267,8 @@ class Rollouts:
                     state="rolled_back",
                     traffic=0.0,
                 )
-            previous = previous_stable(conn, model, current.stable_version)
+            standby = current.standby_at(utcnow())
+            previous = standby or previous_stable(conn, model, current.stable_version)
             if previous is None:
                 raise Conflict(f"{model} has no earlier version to roll back to.")
             move_alias(conn, self._registry.actor, model, previous, reason or "rollback")
@@ -268,10 +277,11 @@ class Rollouts:
                 current,
                 "rolled_back",
                 reason,
-                {"from": current.stable_version, "to": previous},
+                {"from": current.stable_version, "to": previous, "from_standby": bool(standby)},
                 stable_version=previous,
                 state="rolled_back",
                 traffic=0.0,
+                config={},
             )
 
     def pause(self, model: str, *, reason: str | None = None) -> Deployment:

@@ -52,7 +52,26 @@ class Deployment:
             return 0.0
         return float(self.config.get("mirror_percent", 100.0))
 
+    @property
+    def standby_version(self) -> int | None:
+        """After a blue-green switch, the previous stable version (blue) that servers keep
+        loaded, not routed, until :attr:`standby_until`, so that a rollback is instant."""
+        version = self.config.get("standby_version") if self.state == "idle" else None
+        return int(version) if version is not None else None
+
+    @property
+    def standby_until(self) -> datetime | None:
+        """When the standby window of :attr:`standby_version` ends (servers then unload it)."""
+        until = self.config.get("standby_until") if self.standby_version is not None else None
+        return as_utc(datetime.fromisoformat(str(until))) if until else None
+
+    def standby_at(self, now: datetime) -> int | None:
+        """The standby version if its window is still open at ``now``."""
+        until = self.standby_until
+        return self.standby_version if until is not None and now < until else None
+
     def to_dict(self) -> dict[str, Any]:
+        until = self.standby_until
         return {
             "model": self.model,
             "stable_version": self.stable_version,
@@ -62,6 +81,8 @@ class Deployment:
             "traffic": self.traffic,
             "shadow_version": self.shadow_version,
             "mirror_percent": self.mirror_percent,
+            "standby_version": self.standby_version,
+            "standby_until": until.isoformat() if until else None,
             "revision": self.revision,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
             "config": self.config,

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import Field
 
 from mlship.errors import InvalidInput, NotFound
 from mlship.registry import Registry
 from mlship.rollout import CanaryConfig, Rollouts
+from mlship.rollout.blue_green import DEFAULT_STANDBY_S, MAX_STANDBY_S
 from mlship.serving.admin import (
     ActionBody,
     DeployBody,
@@ -30,15 +32,30 @@ from mlship.serving.admin import (
     schema_of,
 )
 from mlship.serving.http import json_response, state_of
+from mlship.serving.smoke import SmokeTestFailed, record_failure, smoke_test
 
 if TYPE_CHECKING:
     from mlship.rollout import Deployment
+    from mlship.serving.runtime import VersionRuntime
     from mlship.serving.state import ServerState
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin", tags=["admin"])
 # Ledger events shown by the status, as `mlship status --json` does.
 _NOT_ROLLOUT_EVENTS = ("registered", "updated")
+
+
+class SwitchableDeployBody(DeployBody):
+    """Body of deploy, with the blue-green standby window."""
+
+    standby_s: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_STANDBY_S,
+        allow_inf_nan=False,
+        description="Blue-green: seconds the previous version stays loaded (not routed) so "
+        "that a rollback is instant (default 1800; 0 unloads it at once).",
+    )
 
 
 def _acting(state: ServerState, request: Request, body: ActionBody) -> Rollouts:
@@ -58,14 +75,16 @@ async def _changed(state: ServerState, deployment: Deployment) -> Response:
     return json_response(deployment.to_dict())
 
 
-@router.post("/models/{name}/deploy", openapi_extra=schema_of(DeployBody, required=True))
+@router.post("/models/{name}/deploy", openapi_extra=schema_of(SwitchableDeployBody, required=True))
 async def deploy(name: str, request: Request) -> Response:
-    """Roll ``ref`` out: ``blue-green`` (default) switches all traffic once the version is loaded
-    and warm; ``canary`` sends ``steps[0]`` % to it and lets the controller judge each step;
-    ``shadow`` copies ``mirror_percent`` % of requests to it while stable answers every user."""
+    """Roll ``ref`` out: ``blue-green`` (default) switches all traffic once the version is loaded,
+    warm and smoke-tested here (sanity checks, recorded requests replayed), and keeps the previous
+    version loaded for ``standby_s`` for an instant rollback; ``canary`` sends ``steps[0]`` % to
+    it and lets the controller judge each step; ``shadow`` copies ``mirror_percent`` % of
+    requests to it while stable answers every user."""
     require_token(request)
     state = state_of(request)
-    body = await parse_body(request, DeployBody, required=True)
+    body = await parse_body(request, SwitchableDeployBody, required=True)
     ref = str(body.ref)
     ref = ref if "@" in ref else f"{name}@{ref}"
     if ref.partition("@")[0] != name:
@@ -82,35 +101,70 @@ async def deploy(name: str, request: Request) -> Response:
             "The 'mirror_percent' option applies to the shadow strategy only.",
             field="mirror_percent",
         )
+    if body.strategy != "blue-green" and body.standby_s is not None:
+        raise InvalidInput(
+            "The 'standby_s' option applies to the blue-green strategy only.", field="standby_s"
+        )
     config = CanaryConfig(**given)  # checked before anything is loaded
+    rollouts = _acting(state, request, body)
     target, version = await asyncio.to_thread(state.registry.resolve, ref)
     # Load and warm first: a version that cannot serve is refused and the store is untouched.
     shadow = body.strategy == "shadow"  # a shadow runs on its own executor: load that one
-    await asyncio.get_running_loop().run_in_executor(
+    runtime = await asyncio.get_running_loop().run_in_executor(
         state.executor, lambda: state.load_runtime(target, version, shadow=shadow)
     )
-    rollouts = _acting(state, request, body)
     pinned = f"{target}@{version}"
+    try:
+        deployment = await _start(state, rollouts, runtime, pinned, body, config)
+    except Exception:
+        # Refused (unblessed, busy, failed smoke test): the version loaded for it goes again.
+        await state.discard(target, version, shadow=shadow)
+        raise
+    return await _changed(state, deployment)
+
+
+async def _start(
+    state: ServerState,
+    rollouts: Rollouts,
+    runtime: VersionRuntime,
+    pinned: str,
+    body: SwitchableDeployBody,
+    config: CanaryConfig,
+) -> Deployment:
+    """The deploy's transition, ``pinned`` loaded and warm in ``runtime``."""
     if body.strategy == "canary":
-        deployment = await asyncio.to_thread(
+        return await asyncio.to_thread(
             lambda: rollouts.start_canary(pinned, config, force=body.force, reason=body.reason)
         )
-    elif body.strategy == "shadow":
+    if body.strategy == "shadow":
         mirror = 100.0 if body.mirror_percent is None else body.mirror_percent
-        deployment = await asyncio.to_thread(
+        return await asyncio.to_thread(
             lambda: rollouts.start_shadow(pinned, mirror, force=body.force, reason=body.reason)
         )
-    else:
-        deployment = await asyncio.to_thread(
-            lambda: rollouts.switch(pinned, force=body.force, reason=body.reason)
+    # An unblessed version is refused before the smoke test's work.
+    await asyncio.to_thread(lambda: rollouts.check_switch(pinned, force=body.force))
+    # Green answers the sanity checks and blue's recent real requests before any switch.
+    report = await smoke_test(runtime, state.registry)
+    if not report.passed:
+        log.warning("Blue-green switch to %s refused: %s", pinned, report.message())
+        await asyncio.to_thread(record_failure, rollouts.registry, report, body.reason)
+        raise SmokeTestFailed(report)
+    standby = DEFAULT_STANDBY_S if body.standby_s is None else body.standby_s
+    return await asyncio.to_thread(
+        lambda: rollouts.switch(
+            pinned,
+            force=body.force,
+            reason=body.reason,
+            standby_s=standby,
+            smoke=report.summary(),
         )
-    return await _changed(state, deployment)
+    )
 
 
 @router.get("/models/{name}/status")
 async def status(name: str, request: Request) -> Response:
-    """The deployment (split, step, plan) and its rollout events with their analysis figures:
-    what ``mlship status NAME --json`` prints."""
+    """The deployment (split, step, plan, standby) and its rollout events with their analysis
+    figures: what ``mlship status NAME --json`` prints."""
     require_token(request)
     state = state_of(request)
 

@@ -9,16 +9,19 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mlship.registry import Registry
 from mlship.rollout import DeploymentStore
 from mlship.rollout.traffic import TrafficSplit
+from mlship.serving.loaded_metric import LoadedCollector
 from mlship.serving.observability import ServerMetrics
 from mlship.serving.request_ids import RequestIds
 from mlship.serving.router import ModelRoutes, Router
 from mlship.serving.runtime import VersionRuntime
 from mlship.serving.shadow import ShadowMirror, ShadowSettings
+from mlship.store import utcnow
 
 if TYPE_CHECKING:
     from mlship.serving.prediction_log import PredictionLog
@@ -44,6 +47,9 @@ class Target:
     salt: str = ""
     shadow: int | None = None
     mirror: float = 0.0
+    standby: int | None = None
+    """Blue after a blue-green switch: kept loaded, not routed, until ``standby_until``."""
+    standby_until: datetime | None = None
 
 
 def _keyed(routes: ModelRoutes) -> list[tuple[RuntimeKey, VersionRuntime]]:
@@ -73,12 +79,15 @@ class ServerState:
         )
         self._retiring: set[asyncio.Task[None]] = set()
         self._runtimes: dict[RuntimeKey, VersionRuntime] = {}
+        self._standby: set[RuntimeKey] = set()
+        self._standby_ends: datetime | None = None
         self._revisions: dict[str, int] | None = None
         self._static: dict[str, int] = {}
         self._failed: set[str] = set()
         self._failed_at = 0.0
         self._lock = asyncio.Lock()
         self.ready = False
+        self.metrics.registry.register(LoadedCollector(self.roles))
 
     # ------------------------------------------------------------------------------ refresh
 
@@ -86,9 +95,11 @@ class ServerState:
         """What should serve now: deployments (with their candidates or shadows), then
         ``--model`` refs."""
         wanted = {}
+        now = utcnow()
         for d in self.deployments.list():
             canary = d.candidate_version is not None and d.state == "canary"
             salt = d.config.get("salt") if canary or d.shadow_version is not None else None
+            standby = d.standby_at(now)
             wanted[d.model] = Target(
                 stable=d.stable_version,
                 candidate=d.candidate_version if canary else None,
@@ -96,6 +107,8 @@ class ServerState:
                 salt=str(salt) if salt is not None else f"{d.model}@{d.candidate_version}",
                 shadow=d.shadow_version,
                 mirror=d.mirror_percent / 100,
+                standby=standby,
+                standby_until=d.standby_until if standby is not None else None,
             )
         for ref in self.settings.models:
             name, version = self.registry.resolve(ref)
@@ -125,12 +138,39 @@ class ServerState:
             log.info("Loaded %s@%d%s", name, version, " (shadow)" if shadow else "")
         return runtime
 
-    def build(self, wanted: dict[str, Target]) -> tuple[dict[str, ModelRoutes], dict[str, str]]:
+    def loaded(self, name: str) -> dict[int, VersionRuntime]:
+        """``{version: runtime}`` of ``name`` loaded here and not retired: routed (stable,
+        candidate), mirrored (shadow) or on standby. A shadow's runtime is listed only when its
+        version has no other runtime."""
+        found: dict[int, VersionRuntime] = {}
+        for (model, version, shadow), runtime in sorted(self._runtimes.items()):
+            if model == name and not runtime.closing and (not shadow or version not in found):
+                found[version] = runtime
+        return found
+
+    def roles(self) -> list[tuple[str, int, str]]:
+        """``(model, version, role)`` of every runtime in use here: ``stable``, ``candidate``,
+        ``shadow`` (routed or mirrored) or ``standby`` (loaded, not routed)."""
+        found = []
+        for name, routes in sorted(self.router.models.items()):
+            found.append((name, routes.stable.version, "stable"))
+            if routes.candidate is not None:
+                found.append((name, routes.candidate.version, "candidate"))
+            if routes.shadow is not None:
+                found.append((name, routes.shadow.version, "shadow"))
+        found.extend((name, version, "standby") for name, version, _ in sorted(self._standby))
+        return found
+
+    def build(
+        self, wanted: dict[str, Target]
+    ) -> tuple[dict[str, ModelRoutes], dict[str, str], set[RuntimeKey]]:
         """The new router table; a model whose version cannot be loaded keeps what it served
-        (and is retried on the next poll). Returns the table and ``{model: error}``."""
+        (and is retried on the next poll). Returns the table, ``{model: error}`` and the keys
+        of the standby runtimes (loaded, not routed)."""
         current = self.router.models
         table: dict[str, ModelRoutes] = {}
         failures: dict[str, str] = {}
+        standby: set[RuntimeKey] = set()
         for name, target in wanted.items():
             try:
                 stable = self.load_runtime(name, target.stable)
@@ -156,7 +196,16 @@ class ServerState:
                     )
                 except Exception as exc:  # stable serves alone until the shadow loads
                     failures[name] = f"shadow v{target.shadow}: {type(exc).__name__}: {exc}"
-        return table, failures
+        # After what serves: a server that starts inside a window loads blue last.
+        for name, target in wanted.items():
+            if target.standby is None or target.standby == target.stable:
+                continue
+            try:  # blue normally is still loaded (it served until the switch): no load
+                self.load_runtime(name, target.standby)
+                standby.add((name, target.standby, False))
+            except Exception as exc:  # only a rollback would need it, and it can load then
+                log.warning("Cannot keep %s@%d on standby: %s", name, target.standby, exc)
+        return table, failures, standby
 
     async def refresh(self, *, force: bool = False) -> dict[str, str]:
         """Bring the router in step with the store; loads happen before the switch.
@@ -169,15 +218,22 @@ class ServerState:
             revisions, static = await loop.run_in_executor(self.executor, self.poll)
             retry_failed = self._failed and time.monotonic() - self._failed_at > 5.0
             unchanged = revisions == self._revisions and static == self._static
-            if self.ready and unchanged and not retry_failed and not force:
+            ends = self._standby_ends
+            standby_ended = ends is not None and utcnow() >= ends
+            if self.ready and unchanged and not retry_failed and not standby_ended and not force:
                 return {}
             wanted = await loop.run_in_executor(self.executor, self.desired)
-            table, failures = await loop.run_in_executor(self.executor, self.build, wanted)
+            table, failures, standby = await loop.run_in_executor(self.executor, self.build, wanted)
             old = self.router.models
             self.router.replace(table)
             self.ready = True
             self._revisions, self._static = revisions, static
             self._failed, self._failed_at = set(failures), time.monotonic()
+            old_standby, self._standby = self._standby, standby
+            self._standby_ends = min(
+                (t.standby_until for t in wanted.values() if t.standby_until is not None),
+                default=None,
+            )
             for name, error in failures.items():
                 log.error(
                     "Cannot load the deployed version of %s (still serving the previous "
@@ -185,21 +241,35 @@ class ServerState:
                     name,
                     error,
                 )
-            in_use = {key for routes in table.values() for key, _ in _keyed(routes)}
-            for routes in old.values():
-                for key, _ in _keyed(routes):
-                    if key in in_use or key not in self._runtimes:
-                        continue
-                    retired = self._runtimes.pop(key)
-                    if key[2]:
-                        self.shadow.discard(retired)
-                        self._retire_later(retired)
-                    else:
-                        # Requests already routed there finish: close() drains the batcher.
-                        await retired.close()
-                    if not any(k[:2] == key[:2] for k in self._runtimes):
-                        self.registry.evict(key[0], key[1])
+            in_use = {key for routes in table.values() for key, _ in _keyed(routes)} | standby
+            # Only what served (or stood by) before: a version an admin request is loading
+            # for a deploy is in neither table yet, and must stay.
+            was = {key for routes in old.values() for key, _ in _keyed(routes)} | old_standby
+            for key in sorted(was - in_use):
+                if key in self._runtimes:
+                    await self._retire(key, "standby ended" if key in old_standby else "retired")
             return failures
+
+    async def discard(self, name: str, version: int, *, shadow: bool = False) -> None:
+        """Unload ``name@version`` if it neither serves nor stands by (a deploy that was
+        refused after its version was loaded)."""
+        async with self._lock:
+            key = (name, version, shadow)
+            in_use = {k for routes in self.router.models.values() for k, _ in _keyed(routes)}
+            if key in self._runtimes and key not in in_use | self._standby:
+                await self._retire(key, "refused")
+
+    async def _retire(self, key: RuntimeKey, why: str) -> None:
+        retired = self._runtimes.pop(key)
+        if key[2]:
+            self.shadow.discard(retired)
+            self._retire_later(retired)
+        else:
+            # Requests already routed there finish: close() drains the batcher.
+            await retired.close()
+        if not any(k[:2] == key[:2] for k in self._runtimes):
+            self.registry.evict(key[0], key[1])
+        log.info("Unloaded %s@%d%s (%s)", key[0], key[1], " (shadow)" if key[2] else "", why)
 
     def _retire_later(self, runtime: VersionRuntime) -> None:
         """Close a retired shadow in the background: a hung shadow must not hold up refreshes."""
