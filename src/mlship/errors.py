@@ -18,6 +18,7 @@ Tree::
     ├── IntegrityError         stored bytes no longer match their recorded SHA-256
     ├── UnsupportedFormat      the artifact is no model format mlship knows
     ├── Conflict               the request contradicts current state (archive an aliased version)
+    │   └── SmokeTestFailed    a blue-green switch refused: green failed its smoke test (exit 1)
     └── CheckFailed            a check found a problem (exit code 1)
         └── GateFailed         a gate refused the candidate (exit code 1)
 """
@@ -115,6 +116,18 @@ class UnsupportedFormat(MlshipError):
 
 class Conflict(MlshipError):
     """The request contradicts the current state of the registry."""
+
+
+class SmokeTestFailed(Conflict):
+    """Green failed its smoke test; the switch was refused (HTTP 409, CLI exit code 1).
+
+    ``report`` is the smoke test's report (:class:`mlship.serving.smoke.SmokeReport`)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class CheckFailed(MlshipError):

@@ -158,9 +158,10 @@ def _switch(
 ) -> Deployment:
     """Smoke-test green in this process (the CLI talks to the store, not to servers), then
     switch; the servers load and warm green before they route to it."""
+    from mlship.errors import SmokeTestFailed
     from mlship.rollout import Rollouts
     from mlship.rollout.blue_green import DEFAULT_STANDBY_S
-    from mlship.serving.smoke import SmokeTestFailed, record_failure, smoke_test_in_process
+    from mlship.serving.smoke import record_failure, smoke_test_in_process
 
     standby_s = DEFAULT_STANDBY_S if standby is None else parse_duration(standby, "standby")
     rollouts = Rollouts(registry)
@@ -169,7 +170,7 @@ def _switch(
         report = smoke_test_in_process(registry, pinned)
     if not report.passed:
         record_failure(registry, report, reason)
-        raise SmokeTestFailed(report)
+        raise SmokeTestFailed(report.message(), report)
     return rollouts.switch(
         pinned, force=force, reason=reason, standby_s=standby_s, smoke=report.summary()
     )

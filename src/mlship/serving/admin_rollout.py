@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from mlship.errors import InvalidInput, NotFound
+from mlship.errors import InvalidInput, NotFound, SmokeTestFailed
 from mlship.registry import Registry
 from mlship.rollout import CanaryConfig, Rollouts
 from mlship.rollout.blue_green import DEFAULT_STANDBY_S, MAX_STANDBY_S
@@ -32,7 +32,7 @@ from mlship.serving.admin import (
     schema_of,
 )
 from mlship.serving.http import json_response, state_of
-from mlship.serving.smoke import SmokeTestFailed, record_failure, smoke_test
+from mlship.serving.smoke import record_failure, smoke_test
 
 if TYPE_CHECKING:
     from mlship.rollout import Deployment
@@ -148,7 +148,7 @@ async def _start(
     if not report.passed:
         log.warning("Blue-green switch to %s refused: %s", pinned, report.message())
         await asyncio.to_thread(record_failure, rollouts.registry, report, body.reason)
-        raise SmokeTestFailed(report)
+        raise SmokeTestFailed(report.message(), report)
     standby = DEFAULT_STANDBY_S if body.standby_s is None else body.standby_s
     return await asyncio.to_thread(
         lambda: rollouts.switch(

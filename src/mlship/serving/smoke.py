@@ -7,7 +7,7 @@ every request gets one output per row, and no output is NaN or infinite.
 The server runs it on the runtime that is about to take the traffic (``POST
 /admin/models/{name}/deploy``); ``mlship deploy --strategy blue-green`` runs the same test in its
 own process (:func:`smoke_test_in_process`) before it commits the switch. A failure refuses the
-switch (:class:`SmokeTestFailed`) and the deployment is left as it was.
+switch (:class:`~mlship.errors.SmokeTestFailed`) and the deployment is left as it was.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from mlship.checks.results import CheckResult
-from mlship.errors import ConfigError, Conflict
+from mlship.errors import ConfigError
 from mlship.store.schema import predictions
 
 if TYPE_CHECKING:
@@ -85,16 +85,6 @@ class SmokeReport:
             "passed": self.passed,
             "results": [r.to_dict() for r in self.results],
         }
-
-
-class SmokeTestFailed(Conflict):
-    """Green failed its smoke test; the switch was refused (HTTP 409, CLI exit code 1)."""
-
-    exit_code = 1
-
-    def __init__(self, report: SmokeReport) -> None:
-        super().__init__(report.message())
-        self.report = report
 
 
 def recorded_requests(registry: Registry, model: str, config: SmokeConfig) -> list[list[Any]]:
