@@ -18,9 +18,17 @@ $(CURDIR)/.tools/bin/uv:
 install: $(UV)
 	$(UV) sync --frozen --all-extras
 
+# checkov (tests/integration/test_build_k8s.py) pins versions that conflict with uv.lock, so it
+# gets a venv of its own, installed from tests/tools/checkov.txt.
+CHECKOV := $(CURDIR)/.tools/checkov/bin/checkov
+$(CHECKOV): tests/tools/checkov.txt | $(UV)
+	$(UV) venv --allow-existing --quiet $(CURDIR)/.tools/checkov
+	VIRTUAL_ENV=$(CURDIR)/.tools/checkov $(UV) pip sync --quiet tests/tools/checkov.txt
+	touch $@
+
 # One BLAS/OpenMP thread per test process: 4 workers on 2 cores with default pools oversubscribe
 # the CPU, and OpenMP's spin-waits then make a 1 ms predict take seconds.
-test: install
+test: install $(CHECKOV)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 -m "not load"
 

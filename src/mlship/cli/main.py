@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mlship.cli import checks, models, rollout, serve
+from mlship.cli import build, checks, models, rollout, serve
 
 app = typer.Typer(
     name="mlship",
@@ -22,6 +22,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(models.app, name="models")
+app.add_typer(build.app, name="build")
 app.command("check")(checks.check)
 app.command("gate")(checks.gate)
 app.command("serve")(serve.serve)
