@@ -34,4 +34,5 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 # Rollouts: rollback to stable-only answers on every replica (2 on PostgreSQL, 1 on SQLite), and
 # the router's cost per request.
 "$PY" bench/rollback_bench.py || missed=1
+"$PY" bench/drift_bench.py || missed=1  # drift report vs Evidently (its own env) and scipy
 exit "$missed"

@@ -10,6 +10,8 @@ PACKAGES = [
     "mlship",
     "mlship.checks",
     "mlship.cli",
+    "mlship.deploy",
+    "mlship.monitoring",
     "mlship.registry",
     "mlship.registry.formats",
     "mlship.rollout",

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mlship.cli import build, checks, models, rollout, serve
+from mlship.cli import build, checks, drift, models, rollout, serve
 
 app = typer.Typer(
     name="mlship",
@@ -27,6 +27,7 @@ app.command("check")(checks.check)
 app.command("gate")(checks.gate)
 app.command("serve")(serve.serve)
 app.command("logs")(serve.logs)
+app.command("drift")(drift.drift)
 for _command in (
     rollout.deploy,
     rollout.status,
