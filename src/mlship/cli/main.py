@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mlship.cli import build, checks, drift, models, rollout, serve
+from mlship.cli import build, checks, drift, models, monitor, rollout, serve
 
 app = typer.Typer(
     name="mlship",
@@ -28,6 +28,7 @@ app.command("gate")(checks.gate)
 app.command("serve")(serve.serve)
 app.command("logs")(serve.logs)
 app.command("drift")(drift.drift)
+app.command("monitor")(monitor.monitor)
 for _command in (
     rollout.deploy,
     rollout.status,

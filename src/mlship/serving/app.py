@@ -46,10 +46,13 @@ def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
 
             state.prediction_log = PredictionLog(registry.store, settings.spill_dir)
             state.prediction_log.start()
+        monitor = state.build_monitor() if settings.monitor else None
         await state.refresh()
         tasks = [asyncio.create_task(state.watch())]
         if settings.controller:
             tasks.append(asyncio.create_task(state.control()))
+        if monitor is not None:
+            tasks.append(asyncio.create_task(state.monitor(*monitor)))
         try:
             yield
         finally:

@@ -43,6 +43,10 @@ class ServeSettings:
     """How often the controller judges running canaries."""
     threads_per_worker: int | None = None
     """BLAS/OpenMP threads per worker (default 1: batching, not threads, uses the cores)."""
+    monitor: bool = False
+    """``MLSHIP_MONITOR=1``: run the drift monitor in this server (one leader among replicas),
+    configured by ``MLSHIP_MONITOR_*`` variables and ``mlship.toml``
+    (:class:`~mlship.monitoring.settings.MonitorSettings`)."""
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Any, bool, str]] = [
@@ -109,7 +113,14 @@ class ServeSettings:
         """Settings from ``MLSHIP_*`` variables, then ``overrides`` (CLI flags; None = unset)."""
         env = os.environ if environ is None else environ
         home = Path(env.get("MLSHIP_HOME") or ".mlship")
-        base = cls(token=env.get("MLSHIP_TOKEN") or None, spill_dir=home / "spill")
+        flag = (env.get("MLSHIP_MONITOR") or "").strip().lower()
+        if flag not in ("", "0", "1", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigError(f"MLSHIP_MONITOR must be 1 or 0. Got {flag!r} instead.")
+        base = cls(
+            token=env.get("MLSHIP_TOKEN") or None,
+            spill_dir=home / "spill",
+            monitor=flag in ("1", "true", "yes", "on"),
+        )
         given = {k: v for k, v in overrides.items() if v is not None}
         try:
             return replace(base, **given)

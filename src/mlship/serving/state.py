@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from mlship.registry import Registry
 from mlship.rollout import DeploymentStore
+from mlship.rollout.leader import Leadership
 from mlship.rollout.traffic import TrafficSplit
 from mlship.serving.loaded_metric import LoadedCollector
 from mlship.serving.observability import ServerMetrics
@@ -24,6 +26,7 @@ from mlship.serving.shadow import ShadowMirror, ShadowSettings
 from mlship.store import utcnow
 
 if TYPE_CHECKING:
+    from mlship.monitoring.schedule import Monitor
     from mlship.serving.prediction_log import PredictionLog
     from mlship.serving.prediction_record import PredictionRecord
     from mlship.serving.settings import ServeSettings
@@ -88,6 +91,10 @@ class ServerState:
         self._lock = asyncio.Lock()
         self.ready = False
         self.metrics.registry.register(LoadedCollector(self.roles))
+        # One leadership for the controller and the monitor (a second flock on the same file
+        # from this process would never be granted), used by one thread at a time.
+        self.leadership = Leadership(registry.store)
+        self._leader_lock = threading.Lock()
 
     # ------------------------------------------------------------------------------ refresh
 
@@ -289,16 +296,14 @@ class ServerState:
     async def control(self) -> None:
         """Run the canary controller while this process is the leader; act, then refresh."""
         from mlship.rollout.controller import Controller
-        from mlship.rollout.leader import Leadership
 
         controller = Controller(self.registry)
-        leadership = Leadership(self.registry.store)
         loop = asyncio.get_running_loop()
         try:
             while True:
                 await asyncio.sleep(self.settings.controller_interval_s)
                 try:
-                    if not await loop.run_in_executor(self.executor, leadership.held):
+                    if not await loop.run_in_executor(self.executor, self.is_leader):
                         continue
                     decisions = await loop.run_in_executor(self.executor, controller.tick)
                     for d in decisions:
@@ -309,7 +314,44 @@ class ServerState:
                 except Exception as exc:  # the controller must never take the server down
                     log.warning("Controller tick failed: %s", exc)
         finally:
-            await asyncio.to_thread(leadership.release)
+            await asyncio.to_thread(self.release_leadership)
+
+    def is_leader(self) -> bool:
+        """Whether this process leads the replicas (takes the lock when it is free)."""
+        with self._leader_lock:
+            return self.leadership.held()
+
+    def release_leadership(self) -> None:
+        with self._leader_lock:
+            self.leadership.release()
+
+    def build_monitor(self) -> tuple[Monitor, float]:
+        """The drift monitor of ``MLSHIP_MONITOR_*`` and ``mlship.toml`` (a bad setting fails
+        the start-up, not the first tick)."""
+        from mlship.config import read_project_config
+        from mlship.monitoring.settings import MonitorSettings, build_monitor
+
+        settings = MonitorSettings.from_env(project=read_project_config())
+        # One thread measures drift: the cores are for predictions.
+        monitor = build_monitor(self.registry, settings, workers=1)
+        return monitor, settings.interval.total_seconds()
+
+    async def monitor(self, monitor: Monitor, interval_s: float) -> None:
+        """Evaluate deployed models every ``interval_s`` while this process is the leader;
+        a tick runs in its own thread, never on the prediction threads."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await asyncio.sleep(interval_s)
+                try:
+                    if not await loop.run_in_executor(self.executor, self.is_leader):
+                        continue
+                    await asyncio.to_thread(monitor.tick)
+                except Exception as exc:  # the monitor must never take the server down
+                    log.warning("Monitor tick failed: %s", exc)
+        finally:
+            monitor.close()
+            await asyncio.to_thread(self.release_leadership)
 
     async def watch(self) -> None:
         """Poll the store until cancelled; a failed poll is logged and retried."""
