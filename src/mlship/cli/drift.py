@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
     from mlship.monitoring import DriftOptions, DriftReport, Reference
     from mlship.monitoring.statistics import FloatArray
-    from mlship.registry import ModelVersion, Registry
 
 _DEFAULT_WINDOW = "24h"
 
@@ -287,12 +286,13 @@ def _log(
     from mlship.registry import Registry
     from mlship.registry.dataio import read_table
     from mlship.registry.reference import ModelRef
+    from mlship.rollout.deployments import serving_version
     from mlship.store import utcnow
 
     registry = Registry.from_env()
     parsed = ModelRef.parse(ref)
     pinned = parsed.version is not None or parsed.alias is not None
-    version = registry.get(parsed) if pinned else _serving(registry, parsed.name)
+    version = registry.get(parsed) if pinned else serving_version(registry, parsed.name)
     now = utcnow()
     length = timedelta(seconds=parse_duration(window or _DEFAULT_WINDOW, "window"))
     start = _since(since, now) if since is not None else now - length
@@ -385,20 +385,6 @@ def _since(text: str, now: datetime) -> datetime:
             "The 'since' option must be an ISO 8601 time such as 2024-05-01T08:00, or a "
             f"duration such as 2h. Got {text!r} instead."
         ) from None
-
-
-def _serving(registry: Registry, name: str) -> ModelVersion:
-    """The version answering users: the deployment's stable one, else @production, else latest."""
-    from mlship.errors import VersionNotFound
-    from mlship.rollout import DeploymentStore
-
-    deployment = DeploymentStore(registry).get(name)
-    if deployment is not None:
-        return registry.get(f"{name}@{deployment.stable_version}")
-    try:
-        return registry.get(f"{name}@production")
-    except VersionNotFound:
-        return registry.get(name)
 
 
 def _compare(

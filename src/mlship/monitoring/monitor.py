@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlship.errors import ConfigError, VersionNotFound
+from mlship.errors import ConfigError
 from mlship.monitoring.alerts import Finding
 from mlship.monitoring.options import DriftOptions
 from mlship.monitoring.verdicts import (
@@ -42,6 +42,7 @@ from mlship.monitoring.verdicts import (
     missing_rates,
     prediction_drift,
 )
+from mlship.rollout.deployments import serving_version
 from mlship.store import Store, as_utc, utcnow
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from mlship.monitoring.report import DriftReport
     from mlship.monitoring.statistics import FloatArray
     from mlship.monitoring.windows import PredictionWindow
-    from mlship.registry import ModelVersion, Registry
+    from mlship.registry import Registry
 
 __all__ = [
     "KINDS",
@@ -187,19 +188,6 @@ class MonitorResult:
             "notes": list(self.notes),
             "error": self.error,
         }
-
-
-def serving_version(registry: Registry, model: str) -> ModelVersion:
-    """The version answering users: the deployment's stable one, else @production, else latest."""
-    from mlship.rollout import DeploymentStore
-
-    deployment = DeploymentStore(registry).get(model)
-    if deployment is not None:
-        return registry.get(f"{model}@{deployment.stable_version}")
-    try:
-        return registry.get(f"{model}@production")
-    except VersionNotFound:
-        return registry.get(model)
 
 
 def evaluate(

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from mlship.errors import NotFound
+from mlship.errors import NotFound, VersionNotFound
 from mlship.store import Store, as_utc, utcnow
 from mlship.store.schema import aliases, deployments, events, models
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from mlship.registry import Registry
+    from mlship.registry import ModelVersion, Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,3 +304,15 @@ def write_transition(
     )
     row = conn.execute(sa.select(deployments).where(deployments.c.model == current.model)).one()
     return deployment_from_row(row._mapping)
+
+
+def serving_version(registry: Registry, model: str) -> ModelVersion:
+    """The version answering users: the deployment's stable one, else ``@production``, else the
+    latest (an unknown model raises :class:`~mlship.errors.ModelNotFound`)."""
+    deployment = DeploymentStore(registry).get(model)
+    if deployment is not None:
+        return registry.get(f"{model}@{deployment.stable_version}")
+    try:
+        return registry.get(f"{model}@production")
+    except VersionNotFound:
+        return registry.get(model)
