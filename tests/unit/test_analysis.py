@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from scipy.stats import fisher_exact
+from scipy.stats import chi2, fisher_exact
 
 from mlship.errors import ConfigError, InvalidInput
 from mlship.rollout.analysis import (
@@ -91,8 +91,10 @@ def test_a_candidate_three_times_slower_fails_on_latency() -> None:
     assert check.stable is not None and check.candidate is not None
     assert check.value == pytest.approx(check.candidate / check.stable)
     assert check.value is not None and 2.5 < check.value < 3.5
-    assert "p95 latency" in check.reason and "(allowed 1.5x, p = " in check.reason
+    assert "p95 latency" in check.reason and "(allowed 1.5x or +2 ms, p = " in check.reason
     assert check.reason.endswith("rolled back.")
+    assert check.figures["test"] == "mann_whitney_u_one_sided"
+    assert check.figures["p_value"] < check.figures["alpha"] == pytest.approx(0.01 / 3)
 
 
 def test_latency_uses_the_linear_p95() -> None:
@@ -110,8 +112,8 @@ def test_a_candidate_with_shifted_predictions_fails_on_divergence() -> None:
     assert result.verdict == "fail" and result.failed == ("divergence",)
     check = result.check("divergence")
     assert check.value is not None and check.value > 1.0
-    assert check.figures["method"] == "psi"
-    assert "above the allowed 0.2: rolled back." in check.reason
+    assert check.figures["method"] == "psi" and check.figures["test"] == "chi2_homogeneity"
+    assert "above the allowed 0.2 (p = " in check.reason and check.reason.endswith("rolled back.")
 
 
 def test_identical_windows_have_psi_zero_and_pass() -> None:
@@ -155,19 +157,104 @@ def test_a_small_sample_increase_that_is_not_significant_is_inconclusive() -> No
 
 
 def test_a_small_sample_increase_that_is_significant_fails() -> None:
-    """Check that 8 errors against 1 in 200 (p = 0.018) waits at the default 1 % level (several
-    checks at several steps: a 5 % level rolls good candidates back), and 12 against 1 fails."""
+    """Check that 8 errors against 1 in 200 (p = 0.018) waits at the default level (1 % over
+    three tests, 0.33 % each: several checks at several steps), and 12 against 1 fails."""
     check = analyze(WindowStats.of(200, 1), WindowStats.of(200, 8)).check("error_rate")
     assert check.figures["p_value"] == pytest.approx(0.0185, abs=1e-4)
     assert check.status == "inconclusive"
     clear = analyze(WindowStats.of(200, 1), WindowStats.of(200, 12)).check("error_rate")
-    assert clear.figures["p_value"] < 0.01 and clear.status == "fail"
+    assert clear.figures["p_value"] == pytest.approx(0.00148, abs=1e-5)
+    assert clear.status == "fail"
+
+
+def test_each_test_runs_at_a_third_of_the_significance() -> None:
+    """Check the Bonferroni correction: 10 errors against 1 in 200 (p = 0.0053) is below 1 % but
+    not below 1 % / 3, so it waits; at a significance of 3 % (1 % per test) it fails."""
+    check = analyze(WindowStats.of(200, 1), WindowStats.of(200, 10)).check("error_rate")
+    assert check.figures["p_value"] == pytest.approx(0.00533, abs=1e-5)
+    assert check.figures["alpha"] == pytest.approx(0.01 / 3)
+    assert check.status == "inconclusive"
+    config = AnalysisConfig(significance=0.03)
+    check = analyze(WindowStats.of(200, 1), WindowStats.of(200, 10), config).check("error_rate")
+    assert check.figures["alpha"] == pytest.approx(0.01) and check.status == "fail"
 
 
 def test_the_significance_level_is_an_option() -> None:
-    config = AnalysisConfig(significance=0.2)
+    config = AnalysisConfig(significance=0.4)  # 0.133 per test; 5 against 1 has p = 0.108
     check = analyze(WindowStats.of(200, 1), WindowStats.of(200, 5), config).check("error_rate")
     assert check.status == "fail"
+
+
+# ---------------------------------------------------------------- latency: ratio and margin
+
+
+def flat(latency_ms: float, n: int = 200) -> WindowStats:
+    return WindowStats.of(n, 0, np.full(n, latency_ms))
+
+
+def test_a_tiny_absolute_latency_increase_is_not_a_failure() -> None:
+    """Check that 0.9 ms against 0.3 ms (3x, but +0.6 ms) is within the 2 ms margin."""
+    check = analyze(flat(0.3), flat(0.9)).check("latency_p95")
+    assert check.status == "pass"
+    assert check.value == pytest.approx(3.0) and check.threshold == 1.5
+    assert check.figures["margin_ms"] == 2.0 and check.figures["allowed_ms"] == 2.3
+    assert check.reason == (
+        "Candidate p95 latency 0.9 ms is 3.00x stable's 0.3 ms, +0.6 ms, within the allowed "
+        "1.5x or +2 ms."
+    )
+
+
+def test_the_latency_margin_is_inclusive_and_an_option() -> None:
+    """Check that 1 ms against 3 ms (+2 ms exactly) passes; 3.5 ms (+2.5 ms, 3.5x) is beyond both
+    allowances (1.5 ms and 3 ms) on every request, and fails; a 5 ms margin lets it pass."""
+    assert analyze(flat(1.0), flat(3.0)).check("latency_p95").status == "pass"
+    slower = analyze(flat(1.0), flat(3.5)).check("latency_p95")
+    assert slower.status == "fail" and slower.figures["allowed_ms"] == 3.0
+    assert slower.figures["p_value"] < 1e-50
+    wide = AnalysisConfig(latency_margin_ms=5.0)
+    assert analyze(flat(1.0), flat(3.5), wide).check("latency_p95").status == "pass"
+
+
+def test_a_zero_stable_p95_within_the_margin_passes() -> None:
+    """Check that 0 ms against 1 ms has no ratio, but +1 ms is within the margin."""
+    check = analyze(flat(0.0), flat(1.0)).check("latency_p95")
+    assert check.status == "pass" and check.value is None
+
+
+def test_the_latency_test_compares_with_stable_raised_to_its_allowance() -> None:
+    """Check that Mann-Whitney compares the candidate with max(1.5 t, t + 2) of each stable t:
+    latencies 1.6x stable's have a p95 over 1.5x, but are not significantly above 1.5x."""
+    from scipy.stats import mannwhitneyu
+
+    base = np.arange(1.0, 201.0)
+    check = analyze(WindowStats.of(200, 0, base), WindowStats.of(200, 0, base * 1.6))
+    latency = check.check("latency_p95")
+    allowance = np.maximum(base * 1.5, base + 2.0)
+    expected = mannwhitneyu(base * 1.6, allowance, alternative="greater").pvalue
+    assert latency.figures["p_value"] == pytest.approx(expected, rel=1e-12)
+    assert latency.value == pytest.approx(1.6)
+    assert latency.status == "inconclusive" and latency.figures["p_value"] > 0.01
+    assert "(allowed 1.5x or +2 ms), but p = " in latency.reason
+
+
+# ---------------------------------------------------------------- windows of different times
+
+
+def test_windows_of_different_times_compare_errors_only() -> None:
+    """Check that with concurrent=False (the 100 % step) a 3x slower, shifted candidate is not
+    judged on latency or divergence, but its error rate still fails."""
+    result = analyze(window(1), window(2, slower=3.0, shift=0.3), concurrent=False)
+    assert statuses(result) == {
+        "error_rate": "pass",
+        "latency_p95": "skip",
+        "divergence": "skip",
+        "live_metric": "skip",
+    }
+    assert result.verdict == "pass"
+    assert "another time" in result.check("latency_p95").reason
+    assert "compared at the earlier steps only" in result.check("divergence").reason
+    flaky = analyze(window(1), window(2, errors=100, slower=3.0), concurrent=False)
+    assert flaky.verdict == "fail" and flaky.failed == ("error_rate",)
 
 
 # ---------------------------------------------------------------- low traffic and bad data
@@ -248,6 +335,63 @@ def test_class_shares_diverging_fail_and_alike_pass() -> None:
     assert moved.status == "fail" and moved.figures["class"] in ("fraud", "ok")
     assert moved.value == pytest.approx(abs(moved.candidate - moved.stable))  # type: ignore[operator]
     assert "Candidate predicts class" in moved.reason and "10.0 points" in moved.reason
+
+
+def counted(n: int, fraud: int, *, classes: tuple[str, ...] = ("fraud", "ok")) -> WindowStats:
+    """``n`` predictions, ``fraud`` of them the first class, the rest shared by the others."""
+    rest = [classes[1 + i % (len(classes) - 1)] for i in range(n - fraud)]
+    return WindowStats.of(n, 0, np.ones(n), predicted=[classes[0]] * fraud + rest)
+
+
+def test_a_class_share_difference_on_a_small_window_waits_until_significant() -> None:
+    """Check 60 candidate predictions against 1,140 of stable (15 % fraud, as in the integration
+    test at 5 %): 17 fraud (28.3 %, +13.3 points, p = 0.0098) waits; 20 (33.3 %, p = 0.00078)
+    fails. Fisher two-sided on [[17, 43], [171, 969]]."""
+    stable = counted(1140, 171)
+    check = analyze(stable, counted(60, 17), AnalysisConfig(min_requests=60)).check("divergence")
+    assert check.value == pytest.approx(17 / 60 - 0.15)
+    assert check.figures["p_value"] == pytest.approx(0.00977, abs=1e-5)
+    assert check.status == "inconclusive"
+    clear = analyze(stable, counted(60, 20), AnalysisConfig(min_requests=60)).check("divergence")
+    assert clear.figures["p_value"] == pytest.approx(0.000778, abs=1e-6)
+    assert clear.status == "fail"
+
+
+def test_of_more_than_two_classes_the_most_different_one_is_corrected() -> None:
+    """Check that with three classes the Fisher p-value of the picked class is tripled."""
+    three = ("fraud", "ok", "review")
+    stable, candidate = counted(1000, 150, classes=three), counted(200, 60, classes=three)
+    check = analyze(stable, candidate).check("divergence")
+    assert check.figures["class"] == "fraud" and check.figures["classes"] == 3
+    single = fisher_exact([[60, 140], [150, 850]]).pvalue
+    assert check.figures["p_value"] == pytest.approx(3 * single, rel=1e-9)
+    assert check.status == "fail"
+
+
+def test_a_large_psi_from_an_empty_bin_on_a_small_window_waits() -> None:
+    """Check that 60 candidate scores leaving one of stable's deciles empty (PSI 0.705, most of
+    it from the empty bin's 1e-4 share) wait: a chi-square test on the counts gives p = 0.64."""
+    stable = np.arange(1000) / 1000  # deciles 0.0999, 0.1999, ...: 100 values per bin
+    counts = [0, 7, 7, 7, 7, 7, 7, 6, 6, 6]
+    candidate = np.repeat(np.arange(10) / 10 + 0.05, counts)
+    config = AnalysisConfig(min_requests=60)
+    check = analyze(
+        WindowStats.of(1000, 0, np.ones(1000), scores=stable),
+        WindowStats.of(60, 0, np.ones(60), scores=candidate),
+        config,
+    ).check("divergence")
+    shares = [1e-4] + [c / 60 for c in counts[1:]]
+    assert check.value == pytest.approx(sum((c - 0.1) * math.log(c / 0.1) for c in shares))
+    assert check.value == pytest.approx(0.7055, abs=1e-4)
+    # Pearson's chi-square by hand: expected counts are the column totals split 1000 : 60.
+    totals = np.array(counts) + 100
+    observed = np.array([[100] * 10, counts])
+    expected = np.outer([1000, 60], totals) / 1060
+    statistic = float(((observed - expected) ** 2 / expected).sum())
+    assert check.figures["p_value"] == pytest.approx(chi2.sf(statistic, 9), rel=1e-9)
+    assert check.figures["p_value"] == pytest.approx(0.644, abs=1e-3)
+    assert check.status == "inconclusive"
+    assert "above the allowed 0.2, but p = 0.644: not yet more than noise" in check.reason
 
 
 def test_missing_predicted_classes_are_inconclusive() -> None:
@@ -380,6 +524,7 @@ def test_psi_refuses_empty_or_nan_samples(bad: list[float]) -> None:
     ("option", "value", "must"),
     [
         ("max_latency_ratio", 0.5, "a number >= 1"),
+        ("latency_margin_ms", -1.0, "a number >= 0"),
         ("max_error_rate_increase", -0.1, "a number in [0, 1]"),
         ("max_divergence_psi", 0, "a number > 0"),
         ("max_class_share_diff", math.nan, "a number in (0, 1]"),

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlship.registry import Registry
-    from mlship.rollout.analysis import AnalysisConfig
+    from mlship.rollout.analysis import Analysis, AnalysisConfig
 
 log = logging.getLogger(__name__)
 
@@ -61,28 +61,24 @@ class Controller:
         return decisions
 
     def evaluate(self, deployment: Deployment, now: datetime | None = None) -> Decision:
-        from mlship.rollout.analysis import AnalysisConfig, WindowStats, analyze
-
+        """Judge the current step of ``deployment`` and act: advance, roll back, or pause."""
         now = now or utcnow()
         plan = deployment.config
         started = as_utc(datetime.fromisoformat(plan["step_started_at"]))
         elapsed = (now - started).total_seconds()
         if elapsed < float(plan.get("interval_s", 0)):
             return Decision(deployment.model, "none", f"step runs for {elapsed:.0f} s more")
-        window = self.window(deployment, started)
-        config = self._analysis or AnalysisConfig(min_requests=int(plan.get("min_requests", 200)))
-        if deployment.traffic >= 1.0:
-            # At 100 % stable answers nobody: judge against stable's traffic since the start.
-            since = as_utc(datetime.fromisoformat(plan.get("started_at", plan["step_started_at"])))
-            window = self.window(deployment, since)
-            window = window[(window["role"] == "stable") | (window["at"] >= started)]
-            # Different windows see different inputs: compare errors and latency, not outputs.
-            window = window.assign(predicted=None)
-        stable = WindowStats.from_frame(window, "stable")
-        candidate = WindowStats.from_frame(window, "candidate")
-        result = analyze(stable, candidate, config)
+        result = self.judge(deployment)
         figures = result.to_dict()
         model = deployment.model
+        log.debug(
+            "Canary %s@%s step %s: %s (%s)",
+            model,
+            deployment.candidate_version,
+            plan.get("step", 0),
+            result.verdict,
+            "; ".join(f"{c.name} {c.status}: {c.reason}" for c in result.checks),
+        )
         if result.verdict == "fail":
             reason = "; ".join(f"{c.name}: {c.reason}" for c in result.checks if c.status == "fail")
             self._rollouts.rollback(model, reason=f"canary analysis: {reason}", analysis=figures)
@@ -98,6 +94,30 @@ class Controller:
             )
             return Decision(model, "pause", "inconclusive past max_wait", figures)
         return Decision(model, "wait", "not enough evidence yet", figures)
+
+    def judge(self, deployment: Deployment) -> Analysis:
+        """The analysis of the current step of a canary, without acting on it.
+
+        Below 100 %, stable and candidate are compared on the same window: since the step
+        started. At 100 % stable answers nobody: the candidate's window is compared with stable's
+        traffic since the rollout started, as windows of different times (errors and the live
+        metric only, see :func:`~mlship.rollout.analysis.analyze`).
+        """
+        from mlship.rollout.analysis import AnalysisConfig, WindowStats, analyze
+
+        plan = deployment.config
+        started = as_utc(datetime.fromisoformat(plan["step_started_at"]))
+        config = self._analysis or AnalysisConfig(min_requests=int(plan.get("min_requests", 200)))
+        concurrent = deployment.traffic < 1.0
+        if concurrent:
+            window = self.window(deployment, started)
+        else:
+            since = as_utc(datetime.fromisoformat(plan.get("started_at", plan["step_started_at"])))
+            window = self.window(deployment, since)
+            window = window[(window["role"] == "stable") | (window["at"] >= started)]
+        stable = WindowStats.from_frame(window, "stable")
+        candidate = WindowStats.from_frame(window, "candidate")
+        return analyze(stable, candidate, config, concurrent=concurrent)
 
     def window(self, deployment: Deployment, since: datetime) -> pd.DataFrame:
         """Stable and candidate predictions since ``since``: role, time, latency, error and the
