@@ -10,6 +10,7 @@ PACKAGES = [
     "mlship",
     "mlship.checks",
     "mlship.cli",
+    "mlship.dashboard",
     "mlship.deploy",
     "mlship.monitoring",
     "mlship.registry",

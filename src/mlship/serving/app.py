@@ -74,6 +74,9 @@ def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
     app.include_router(mlflow_protocol.router)
     app.include_router(admin.router)
     app.include_router(admin_rollout.router)
+    from mlship.dashboard import router as dashboard  # imported here: it imports serving.admin
+
+    app.include_router(dashboard)
     _add_health(app)
     _add_error_handlers(app)
     # Innermost of the middleware: it skips FastAPI's router for the hot route only.
