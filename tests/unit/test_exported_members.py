@@ -13,6 +13,7 @@ PACKAGES = [
     "mlship.dashboard",
     "mlship.deploy",
     "mlship.monitoring",
+    "mlship.pipeline",
     "mlship.registry",
     "mlship.registry.formats",
     "mlship.rollout",

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mlship.cli import build, checks, drift, models, monitor, rollout, serve
+from mlship.cli import build, checks, drift, models, monitor, rollout, run, serve
 
 app = typer.Typer(
     name="mlship",
@@ -29,6 +29,8 @@ app.command("serve")(serve.serve)
 app.command("logs")(serve.logs)
 app.command("drift")(drift.drift)
 app.command("monitor")(monitor.monitor)
+app.command("run")(run.run)
+app.command("reproduce")(run.reproduce)
 for _command in (
     rollout.deploy,
     rollout.status,
