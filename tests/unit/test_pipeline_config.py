@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlship.errors import ConfigError
+from mlship.monitoring.settings import MonitorSettings
 from mlship.pipeline import load_pipeline_config, parse_pipeline_config
 from mlship.pipeline.config import training_settings
 from mlship.pipeline.locator import seconds
@@ -44,6 +45,8 @@ interval = "10m"
 
 [monitoring]
 window = "1h"
+drift_share = 0.5
+alert_webhook = "https://hooks.example.com/mlship"
 
 [retrain]
 on = ["data_drift", "metric_decay"]
@@ -79,6 +82,9 @@ def test_the_issue_example_parses_into_typed_settings() -> None:
     assert config.rollout.canary.interval_s == 600
     assert config.project_dir == Path("/project")
     assert config.document["retrain"]["cooldown"] == "24h"
+    monitor = MonitorSettings.from_env({}, config.document)
+    assert monitor.webhooks == ("https://hooks.example.com/mlship",)
+    assert (monitor.drift.drift_share, monitor.drift.dataset_rule) == (0.5, "share")
 
 
 def test_the_example_project_file_is_valid() -> None:
@@ -213,7 +219,7 @@ def test_the_example_project_file_is_valid() -> None:
         pytest.param(
             'cooldown = "24h"',
             "cooldwn = 5",
-            "line 33, [retrain] cooldwn",
+            "line 35, [retrain] cooldwn",
             "cooldwn",
             id="retrain-unknown-key",
         ),

@@ -40,7 +40,9 @@ class MonitorSettings:
     Every field is also a ``mlship monitor`` option; ``[monitoring]`` holds the keys
     ``window``, ``interval``, ``alert_cooldown``, ``repeat_after``, ``webhooks``,
     ``slack_webhooks``, ``reports``, ``report_url``, ``missing_tolerance``, ``metric``,
-    ``metric_tolerance``; ``[retrain]`` the keys ``command``, ``entry_point``, ``cooldown``,
+    ``metric_tolerance`` (also ``alert_webhook`` and ``slack_webhook``, one URL or a list, and
+    ``drift_share``: the dataset drifts when at least this share of features does); ``[retrain]``
+    the keys ``command``, ``entry_point``, ``cooldown``,
     ``timeout``, ``on``, ``share``.
     """
 
@@ -95,7 +97,11 @@ class MonitorSettings:
         tables = dict(project or {})
         monitoring, retrain = config_table(tables, "monitoring"), config_table(tables, "retrain")
         for key, value in monitoring.items():
-            given[key] = value
+            if key == "drift_share":  # the share-of-features rule decides the dataset verdict
+                share = _number(value, key)
+                given["drift"] = DriftOptions(drift_share=share, dataset_rule="share")
+                continue
+            given[_ALIASES.get(key, key)] = value
         for key, value in retrain.items():
             given[{"share": "retrain_share", "on": "retrain_on"}.get(key, f"retrain_{key}")] = value
         for name in _FIELDS:
@@ -213,6 +219,9 @@ def _drift(value: Any, name: str) -> DriftOptions:
         raise ConfigError(f"The {name!r} option must be a DriftOptions. Got {value!r} instead.")
     return value
 
+
+_ALIASES = {"alert_webhook": "webhooks", "slack_webhook": "slack_webhooks"}
+"""``[monitoring]`` keys in the singular, as the issue's example ``mlship.toml`` writes them."""
 
 _FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "window": _window,
