@@ -35,4 +35,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 # the router's cost per request.
 "$PY" bench/rollback_bench.py || missed=1
 "$PY" bench/drift_bench.py || missed=1  # drift report vs Evidently (its own env) and scipy
+# Scale-out: throughput through nginx (Debian's) with 1, 2 and 3 replicas on one PostgreSQL store.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; } || true
+"$PY" bench/replicas_bench.py || missed=1
 exit "$missed"

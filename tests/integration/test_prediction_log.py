@@ -311,7 +311,7 @@ CHILD = textwrap.dedent(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["up", "down"])
-def test_a_killed_process_loses_at_most_the_last_second(
+def test_a_killed_process_loses_no_record_it_accepted(
     mode: str,
     db_url: str,
     stores: StoreFactory,
@@ -346,11 +346,11 @@ def test_a_killed_process_loses_at_most_the_last_second(
                 break
     finally:
         child.send_signal(signal.SIGKILL)
-        killed_at = time.monotonic()
         rest, _ = child.communicate(timeout=30)
     reports += [(float(s), int(c)) for s, c in (line.split() for line in rest.splitlines())]
     assert len(reports) > 20, "the child did not run"
-    safe = max(c for t, c in reports if t <= killed_at - 1.0)
+    # record() writes ahead: every record it returned from is on disk when the process dies.
+    safe = max(c for _, c in reports)
     # A write torn by the crash: the restart must count it as lost, not choke on it.
     with open(segments(spill)[-1], "ab") as file:
         file.write(b'{"request_id":"torn')

@@ -1,15 +1,19 @@
 """The prediction log: every prediction written to the store in batches, off the request path.
 
-Two background threads move records along; the caller only appends to a deque::
+Once the log is started, :meth:`PredictionLog.record` writes ahead: it serializes the record
+and appends its line to the spill journal before it returns (a few microseconds: one ``write``
+into the page cache), so a request is answered only once its record is on disk and a ``kill -9``
+of the process loses none. Two background threads move records along::
 
-    record() ──> deque ──[collector, every flush interval]──> spill journal (disk, in order)
-                                       └── in-memory copy ──[store writer]──> predictions table
+    record() ──> spill journal (disk, in order) + in-memory copy
+                     └──[collector, every flush interval]──> batches ──[store writer]──> table
 
-The collector serializes records and appends them to the journal at least every
-``flush_interval_s`` (and fsyncs it every second), so a crash of the process loses at most the
-records of the last interval. The store writer inserts batches (one executemany each) from the
-in-memory copies while it keeps up, and reads the journal back when it does not (the store is
-slow or down), so memory stays bounded and nothing is dropped. A new log on the same folder
+The collector fsyncs the journal every second (a crash of the machine loses at most that) and
+hands the in-memory copies to the writer in batches; records given to :meth:`record` before
+:meth:`start` wait in memory and are journaled by the collector. The store writer inserts
+batches (one executemany each) from the in-memory copies while it keeps up, and reads the
+journal back when it does not (the store is slow or down), so memory stays bounded and nothing
+is dropped. A new log on the same folder
 writes what an earlier process left, and logs how many records it knows to be lost.
 
 >>> import tempfile
@@ -122,6 +126,10 @@ class PredictionLog:
             verify_window=batch_size,
         )
         self._queue: deque[PredictionRecord] = deque()
+        # Written ahead by record(): (start, end, row) in journal order, for the collector.
+        self._ahead: deque[tuple[Position, Position, Row]] = deque()
+        self._append_lock = threading.Lock()  # record() appends, the collector fsyncs
+        self._published = Position(0, 0, 0)  # the writer reads the journal up to here
         self._handoff: deque[_Batch] = deque()
         self._lock = threading.Lock()  # counters written by more than one thread
         self._cond = threading.Condition()  # progress of both threads
@@ -141,14 +149,41 @@ class PredictionLog:
     # ------------------------------------------------------------------------- hot path
 
     def record(self, rec: PredictionRecord) -> None:
-        """Queue ``rec`` for the store; never blocks, never raises, does no serializing."""
-        queue = self._queue
-        depth = len(queue)
-        if depth >= self._max_queue or self._closed:
+        """Log ``rec``: once started, on disk before this returns; never raises.
+
+        Before :meth:`start` the record waits in memory (the collector journals it). A record
+        that cannot be serialized or written is counted as lost and logged."""
+        if not self._started:
+            queue = self._queue
+            depth = len(queue)
+            if depth >= self._max_queue or self._closed:
+                self._refuse()
+                return
+            queue.append(rec)
+            if depth == self._batch_size:  # a full batch is waiting: do not wait for the timer
+                self._wake.set()
+            return
+        ahead = self._ahead
+        if self._closed or len(ahead) >= self._max_queue:
             self._refuse()
             return
-        queue.append(rec)
-        if depth == self._batch_size:  # a full batch is waiting: do not wait for the timer
+        try:
+            row, line = encode(rec)
+        except Exception:
+            log.exception("Prediction log: cannot serialize request %r", rec.request_id)
+            self._count_lost(1)
+            return
+        with self._append_lock:
+            try:
+                start, end = self._journal.append((line,))
+            except Exception:
+                log.exception(
+                    "Prediction log: request %r lost, the spill write failed", rec.request_id
+                )
+                self._count_lost(1)
+                return
+            ahead.append((start, end, row))
+        if len(ahead) == self._batch_size:
             self._wake.set()
 
     def _refuse(self) -> None:
@@ -166,6 +201,7 @@ class PredictionLog:
         if self._started:
             return self
         recovery = self._journal.open()
+        self._published = self._journal.end
         self._cursor = recovery.cursor
         self._verify_until = recovery.verify_until
         self._recovered = self._journaled = recovery.records
@@ -284,7 +320,7 @@ class PredictionLog:
     @property
     def queue_depth(self) -> int:
         """Records waiting for the store, in memory or on disk."""
-        return len(self._queue) + max(0, self._journaled - self._consumed)
+        return len(self._queue) + len(self._ahead) + max(0, self._journaled - self._consumed)
 
     @property
     def spill_folder(self) -> Path:
@@ -313,12 +349,30 @@ class PredictionLog:
         with self._lock:
             records = [queue.popleft() for _ in range(len(queue))]
             self._taken += len(records)
+        self._hand_off_ahead()  # journaled already: before the records journaled below
         for first in range(0, len(records), self._batch_size):
             self._journal_batch(records[first : first + self._batch_size])
         try:
-            self._journal.sync()
+            with self._append_lock:
+                self._journal.sync()
         except OSError as exc:
             log.warning("Prediction log: fsync of the spill segment failed: %s", exc)
+
+    def _hand_off_ahead(self) -> None:
+        """The records :meth:`record` wrote ahead, in batches of consecutive journal lines."""
+        ahead = self._ahead
+        taken = [ahead.popleft() for _ in range(len(ahead))]
+        with self._lock:
+            self._taken += len(taken)
+        batch: list[tuple[Position, Position, Row]] = []
+        for item in taken:
+            # A segment rotated (or abandoned after an I/O error) between two records.
+            if batch and (len(batch) == self._batch_size or item[0] != batch[-1][1]):
+                self._hand_off(batch[0][0], batch[-1][1], [row for _, _, row in batch])
+                batch = []
+            batch.append(item)
+        if batch:
+            self._hand_off(batch[0][0], batch[-1][1], [row for _, _, row in batch])
 
     def _journal_batch(self, records: list[PredictionRecord]) -> None:
         rows: list[Row] = []
@@ -335,11 +389,17 @@ class PredictionLog:
         if not rows:
             return
         try:
-            start, end = self._journal.append(lines)
+            with self._append_lock:
+                start, end = self._journal.append(lines)
         except Exception:
             log.exception("Prediction log: %d record(s) lost, the spill write failed", len(rows))
             self._count_lost(len(rows))
             return
+        self._hand_off(start, end, rows)
+
+    def _hand_off(self, start: Position, end: Position, rows: list[Row]) -> None:
+        """Give the writer the journaled rows ``start``..``end`` from memory, or leave them to
+        be read back from disk when memory holds enough already."""
         with self._lock:
             keep = self._handoff_rows + len(rows) <= self._handoff_cap
             if keep:
@@ -350,6 +410,7 @@ class PredictionLog:
         if keep:
             self._handoff.append(_Batch(start, end, rows, len(rows), from_disk=False))
         with self._cond:
+            self._published = max(self._published, end)
             self._cond.notify_all()
 
     def _drop_queued(self, reason: str) -> None:
@@ -405,7 +466,8 @@ class PredictionLog:
             if head is not None and head.start == self._cursor:
                 self._release(handoff.popleft())
                 return head
-            stop = None if head is None else head.start
+            # Not past what the collector has handed off: later lines come from memory.
+            stop = self._published if head is None else head.start
             lines, after = self._journal.read(self._cursor, self._batch_size, stop)
             if lines:
                 return self._from_disk(lines, after)
