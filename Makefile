@@ -37,8 +37,10 @@ lint: install
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 
+# The life cycle end to end in a temporary store (about a minute); e.g.
+# make demo DEMO_ARGS=--keep-serving to keep the server and its dashboard up afterwards.
 demo: install
-	$(VENV)/bin/mlship demo
+	$(VENV)/bin/mlship demo $(DEMO_ARGS)
 
 bench: install
 	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -m load -p no:cacheprovider

@@ -58,11 +58,23 @@ def demo(
         Path | None,
         typer.Option("--home", help="Folder for the demo store (default: a new temp dir)."),
     ] = None,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Shorter canary steps and less traffic (CI).")
+    ] = False,
+    keep_serving: Annotated[
+        bool,
+        typer.Option("--keep-serving", help="Keep the server and its dashboard up; Ctrl-C stops."),
+    ] = False,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port of the demo's server (default: a free one).")
+    ] = None,
 ) -> None:
-    """Run the model life cycle on generated data, in a throw-away store."""
+    """Run the model life cycle on generated data, in a throw-away store: register, check, gate,
+    canary, slice gate, automatic rollback, drift alert, retraining. Exit code 0 when every step
+    behaved as narrated."""
     from mlship.demo import run_demo
 
-    raise typer.Exit(run_demo(home))
+    raise typer.Exit(run_demo(home, fast=fast, keep_serving=keep_serving, port=port))
 
 
 def main(argv: list[str] | None = None) -> None:
