@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -69,3 +71,38 @@ def serve_factory(tmp_path: Path) -> Iterator[ServeFactory]:
     for handle in running:
         if handle.thread.is_alive():
             handle.stop()
+
+
+# ------------------------------------------------------------------------------ headless browser
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (a dev dependency). Without a browser the test is
+    skipped locally and fails under ``CI`` (``.ci/run`` installs chromium)."""
+    import shutil
+
+    import playwright.sync_api as sync_api
+
+    names = ("chromium", "chromium-browser", "google-chrome")
+    executable = next((path for name in names if (path := shutil.which(name))), None)
+    with sync_api.sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        except sync_api.Error as exc:
+            reason = f"no Chromium to launch ({str(exc).splitlines()[0]})"
+            if os.environ.get("CI"):
+                pytest.fail(reason + "; .ci/run installs Debian's chromium")
+            pytest.skip(reason)
+        yield launched
+        launched.close()

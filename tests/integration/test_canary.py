@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
-import httpx
 import pandas as pd
 import pytest
 
@@ -16,49 +12,14 @@ from mlship.registry import Registry
 from mlship.rollout import CanaryConfig, Controller, DeploymentStore, Rollouts
 from tests.conftest import fit_logreg
 from tests.integration import rollout_models
-from tests.integration.conftest import RunningServer, ServeFactory
+from tests.integration.conftest import ServeFactory
+from tests.integration.traffic import load
 
 # One worker runs them one after the other: their latency checks need a CPU that is not shared
 # with three other canaries.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("canary")]
 
 FAST = CanaryConfig(steps=(5, 10, 25, 50, 100), interval_s=0.4, min_requests=60, max_wait_s=300)
-
-
-@contextmanager
-def load(server: RunningServer, rows: list[dict], threads: int = 4) -> Iterator[dict]:
-    """Continuous requests with random routing keys until the block ends; counts every answer."""
-    stop = threading.Event()
-    counts: dict = {"ok": 0, "failed": [], "versions": set()}
-    lock = threading.Lock()
-
-    def worker(seed: int) -> None:
-        i = seed
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            while not stop.is_set():
-                row = rows[i % len(rows)]
-                i += threads
-                response = client.post(
-                    "/models/fraud/predict",
-                    json={"inputs": [row]},
-                    headers={"x-routing-key": uuid.uuid4().hex},
-                )
-                with lock:
-                    if response.status_code == 200:
-                        counts["ok"] += 1
-                        counts["versions"].add(response.json()["version"])
-                    else:
-                        counts["failed"].append((response.status_code, response.text[:200]))
-
-    pool = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(threads)]
-    for t in pool:
-        t.start()
-    try:
-        yield counts
-    finally:
-        stop.set()
-        for t in pool:
-            t.join(timeout=30)
 
 
 def wait_for(

@@ -12,9 +12,7 @@ installs Debian's Chromium), where a missing browser fails the test.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,42 +35,9 @@ SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 TOKEN = "dashboard-secret"
-_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 # ------------------------------------------------------------------------------------ browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    import playwright.sync_api as sync_api  # a dev dependency: always installed by make test
-
-    executable = next(
-        (
-            path
-            for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
-            if (path := shutil.which(name))
-        ),
-        None,
-    )
-    with sync_api.sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=executable, args=_ARGS)
-        except sync_api.Error as exc:
-            reason = f"no Chromium to launch ({str(exc).splitlines()[0]})"
-            if os.environ.get("CI"):
-                pytest.fail(reason + "; .ci/run installs Debian's chromium")
-            pytest.skip(reason)
-        yield launched
-        launched.close()
 
 
 class Tab:

@@ -9,7 +9,6 @@ Debian's Chromium), where a missing browser fails the test.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,40 +21,6 @@ import pytest
 from tests.conftest import make_transactions
 
 pytestmark = pytest.mark.slow
-
-_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    import playwright.sync_api as sync_api  # a dev dependency: always installed by make test
-
-    executable = next(
-        (
-            path
-            for name in ("chromium", "chromium-browser", "google-chrome")
-            if (path := shutil.which(name))
-        ),
-        None,
-    )
-    with sync_api.sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=executable, args=_ARGS)
-        except sync_api.Error as exc:
-            reason = f"no Chromium to launch ({str(exc).splitlines()[0]})"
-            if os.environ.get("CI"):
-                pytest.fail(reason + "; .ci/run installs Debian's chromium")
-            pytest.skip(reason)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
