@@ -23,6 +23,7 @@ from mlship.registry import Registry
 from mlship.rollout import CanaryConfig, DeploymentStore, Rollouts
 from mlship.rollout.leader import _KEY_SQL
 from tests.conftest import fit_logreg, free_port
+from tests.integration.processes import tcp_ports
 
 pytestmark = [
     pytest.mark.postgres,
@@ -130,25 +131,6 @@ def canary(registry_factory, tmp_path: Path, numeric_frame: pd.DataFrame) -> Reg
     return registry
 
 
-def _tcp_ports(pid: int) -> set[int]:
-    """Local TCP ports of the sockets process ``pid`` holds (from /proc: no psutil here)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            link = os.readlink(fd)
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[len("socket:[") : -1])
-    ports = set()
-    for table in ("tcp", "tcp6"):
-        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[9] in inodes:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
 def _controller_sessions(registry: Registry) -> tuple[list[int], list[int]]:
     """Client ports of this store's leader-lock holders, and of every controller session."""
     with registry.store.engine.connect() as conn:
@@ -201,7 +183,7 @@ def test_replicas_agree_obey_a_rollback_within_a_second_and_elect_one_controller
     deadline = time.monotonic() + 30
     while True:
         holders, sessions = _controller_sessions(registry)
-        ports = {r.name: _tcp_ports(r.proc.pid) for r in replicas}
+        ports = {r.name: tcp_ports(r.proc.pid) for r in replicas}
         trying = {name for name, mine in ports.items() if mine & set(sessions)}
         if len(trying) == 2 and holders:
             break

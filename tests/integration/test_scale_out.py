@@ -43,6 +43,7 @@ from mlship.rollout import CanaryConfig, DeploymentStore, Rollouts, TrafficSplit
 from mlship.rollout.leader import _KEY_SQL
 from mlship.store.schema import predictions
 from tests.conftest import RegistryFactory, fit_logreg, free_port
+from tests.integration.processes import tcp_ports
 
 pytestmark = [
     pytest.mark.postgres,
@@ -316,25 +317,6 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
     return found
 
 
-def _tcp_ports(pid: int) -> set[int]:
-    """Local TCP ports of the sockets process ``pid`` holds (from /proc: no psutil here)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            link = os.readlink(fd)
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[len("socket:[") : -1])
-    ports = set()
-    for table in ("tcp", "tcp6"):
-        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[9] in inodes:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
 def leader(registry: Registry, replicas: list[Replica]) -> Replica | None:
     """The replica whose connection holds this store's controller lock (from pg_locks)."""
     with registry.store.engine.connect() as conn:
@@ -347,7 +329,7 @@ def leader(registry: Registry, replicas: list[Replica]) -> Replica | None:
         ).scalars()
         ports = {int(p) for p in holders if p is not None}
     live = [r for r in replicas if r.proc is not None and r.proc.poll() is None]
-    found = [r for r in live if _tcp_ports(r.proc.pid) & ports]  # type: ignore[union-attr]
+    found = [r for r in live if tcp_ports(r.proc.pid) & ports]  # type: ignore[union-attr]
     assert len(found) <= 1, [r.name for r in found]
     return found[0] if found else None
 

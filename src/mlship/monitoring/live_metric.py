@@ -29,21 +29,20 @@ probabilities (``roc_auc``, ``log_loss`` ...) are refused.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import sqlalchemy as sa
 
 from mlship.checks.metrics import Metric, Predictions, builtin_metrics
 from mlship.checks.validation_config import invalid
 from mlship.errors import ConfigError, InvalidInput
 from mlship.monitoring.concept import DetectorName, ErrorStreamMonitor
 from mlship.store import Store, as_utc
-from mlship.store.schema import feedback, predictions
+from mlship.store.labelled import labelled_query, row_pairs
 
 if TYPE_CHECKING:
     from mlship.registry import ModelVersion, Registry
@@ -234,22 +233,13 @@ def live_metrics(
 
 def _labelled(store: Store, model: str, since: datetime | None) -> dict[int, _Rows]:
     """Labelled prediction rows of ``model`` by version, in time order (the join of
-    ``mlship logs``: see :func:`mlship.serving.log_export.joined`, which this mirrors)."""
-    p, f = predictions.c, feedback.c
-    query = (
-        sa.select(p.id, p.at, p.version, p.inputs, p.outputs, f.label)
-        .join_from(predictions, feedback, (f.request_id == p.request_id) & (f.model == p.model))
-        .where(p.model == model, p.error.is_(None))
-        .order_by(p.at, p.id, f.id)
-    )
-    if since is not None:
-        query = query.where(p.at >= as_utc(since))
+    :mod:`mlship.store.labelled`, as ``mlship logs`` exports it)."""
     by_version: dict[int, _Rows] = {}
 
     def add(row: Any) -> None:
         rows = by_version.setdefault(int(row.version), _Rows())
         at = as_utc(row.at)
-        for predicted, label in _pairs(row.inputs, row.outputs, row.label):
+        for _, predicted, label in row_pairs(row.inputs, row.outputs, row.label):
             if predicted is not None and label is not None:
                 rows.at.append(at)
                 rows.predicted.append(predicted)
@@ -257,6 +247,7 @@ def _labelled(store: Store, model: str, since: datetime | None) -> dict[int, _Ro
 
     last: Any = None
     with store.read() as conn:
+        query = labelled_query(model, since)
         for row in conn.execution_options(yield_per=_CHUNK_ROWS).execute(query):
             # A prediction's labels come together, by feedback id: the last one wins.
             if last is not None and row.id != last.id:
@@ -265,15 +256,6 @@ def _labelled(store: Store, model: str, since: datetime | None) -> dict[int, _Ro
     if last is not None:
         add(last)
     return {version: rows for version, rows in by_version.items() if rows.at}
-
-
-def _pairs(inputs: Any, outputs: Any, label: Any) -> Iterator[tuple[Any, Any]]:
-    count = len(inputs) if isinstance(inputs, list) else 1
-    if not isinstance(outputs, list):
-        outputs = [outputs] * count
-    labels = label if isinstance(label, list) and len(label) == count else [label] * count
-    for position in range(count):
-        yield (outputs[position] if position < len(outputs) else None), labels[position]
 
 
 # ---------------------------------------------------------------- one version

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from mlship.errors import InvalidInput
 from mlship.serving.prediction_record import to_json
 from mlship.store import Store, as_utc, utcnow
+from mlship.store.labelled import labelled_query, row_pairs
 from mlship.store.schema import feedback, predictions
 
 __all__ = ["EXPORT_COLUMNS", "export", "joined", "parse_since", "record_feedback"]
@@ -119,45 +120,22 @@ def joined(store: Store, model: str, since: datetime | None = None) -> pd.DataFr
     predictions are left out; a label list as long as the request's rows is matched row by
     row, any other label applies to every row; a request labelled twice takes the latest label.
     """
-    p, f = predictions.c, feedback.c
-    query = (
-        sa.select(
-            p.id,
-            p.request_id,
-            p.at,
-            p.version,
-            p.role,
-            p.inputs,
-            p.outputs,
-            f.label,
-        )
-        .join_from(predictions, feedback, (f.request_id == p.request_id) & (f.model == p.model))
-        .where(p.model == model, p.error.is_(None))
-        .order_by(p.at, p.id, f.id)
-    )
-    if since is not None:
-        query = query.where(p.at >= as_utc(since))
     latest: dict[int, Any] = {}
     with store.read() as conn:
-        for row in conn.execute(query):
+        for row in conn.execute(labelled_query(model, since)):
             latest[row.id] = row  # ordered by feedback id: the last one wins
     fixed: list[dict[str, Any]] = []
     features: list[dict[str, Any]] = []
     for row in latest.values():
-        inputs = row.inputs if isinstance(row.inputs, list) else [row.inputs]
-        outputs = row.outputs if isinstance(row.outputs, list) else [row.outputs] * len(inputs)
-        labels = row.label
-        if not (isinstance(labels, list) and len(labels) == len(inputs)):
-            labels = [row.label] * len(inputs)
-        for position, values in enumerate(inputs):
+        for values, predicted, label in row_pairs(row.inputs, row.outputs, row.label):
             fixed.append(
                 {
                     "request_id": row.request_id,
                     "at": as_utc(row.at),
                     "version": row.version,
                     "role": row.role,
-                    "prediction": outputs[position] if position < len(outputs) else None,
-                    "label": labels[position],
+                    "prediction": predicted,
+                    "label": label,
                 }
             )
             features.append(values if isinstance(values, dict) else {"input": values})
