@@ -133,7 +133,8 @@ def test_records_land_in_the_table_with_their_fields(stores: StoreFactory, tmp_p
 def test_records_are_written_in_batches_of_one_insert_each(
     stores: StoreFactory, tmp_path: Path
 ) -> None:
-    """Check that 2,500 records waiting at start become three executemany INSERTs."""
+    """Check that 2,500 records waiting at start become three INSERT statements, each one
+    statement of many rows (one step of the database, not one per row)."""
     store = stores()
     inserts: list[int] = []
 
@@ -141,7 +142,8 @@ def test_records_are_written_in_batches_of_one_insert_each(
         conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
     ) -> None:
         if statement.startswith("INSERT INTO predictions"):
-            inserts.append(len(params) if many else 1)
+            assert not many
+            inserts.append(statement.count("), (") + 1)  # rows in the VALUES list
 
     sa.event.listen(store.engine, "before_cursor_execute", count)
     plog = PredictionLog(store, tmp_path / "spill", batch_size=1000)
@@ -365,6 +367,46 @@ def test_a_killed_process_loses_no_record_it_accepted(
     assert {f"r-{i}" for i in range(safe)} <= set(ids)
     assert ids == sorted(ids, key=lambda r: int(r.removeprefix("r-")))
     assert segments(spill) == []
+
+
+FULL_DISK = textwrap.dedent(
+    """
+    import logging, resource, signal, sys
+    from datetime import datetime, UTC
+    from pathlib import Path
+    import sqlalchemy as sa
+    from mlship.serving.prediction_log import PredictionLog, PredictionRecord
+    from mlship.store import Store
+
+    logging.basicConfig(level=logging.WARNING)
+    # No file of this process may grow past 16 KiB: the disk is "full" for a 64 KiB segment.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16_384, 16_384))
+    store = Store(sa.create_engine(f"sqlite:///{sys.argv[1]}/no-such-folder/x.db"))
+    plog = PredictionLog(store, Path(sys.argv[1]) / "spill", segment_bytes=65_536).start()
+    for i in range(10):
+        plog.record(PredictionRecord(f"r-{i}", datetime.now(UTC), "fraud", 1, "stable",
+                                     [{"amount": i}], [0], 1.0))
+    print("lost", plog.lost, flush=True)
+    plog.close(timeout=0.5)
+    """
+)
+
+
+def test_a_full_disk_loses_records_counted_and_logged_not_the_process(tmp_path: Path) -> None:
+    """The spill segment is reserved when it opens: no room is an error then (each record
+    counted lost and logged), never a crash of the server while it writes."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert "lost 10" in child.stdout
+    assert "the spill write failed" in child.stderr
 
 
 def test_records_already_in_the_store_are_not_written_twice(

@@ -33,6 +33,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -143,6 +144,7 @@ class PredictionLog:
         self._taken = self._written = self._spilled = self._lost = self._recovered = 0
         self._journaled = self._consumed = self._handoff_rows = 0
         self._insert = _insert_statement(store.dialect)
+        self._bulk = _BulkInsert(store.engine.dialect, self._insert)
         self._down_since: float | None = None
         self._reported = 0.0
 
@@ -501,7 +503,7 @@ class PredictionLog:
                 if verify:
                     rows = _not_stored(conn, rows)
                 if rows:
-                    conn.execute(self._insert, rows)
+                    self._bulk.insert(conn, rows)
         except _REFUSED:
             inserted = self._insert_one_by_one(rows)
             if inserted is None:
@@ -584,6 +586,86 @@ def _insert_statement(dialect: str) -> sa.Insert:
         inputs, outputs = sa.cast(inputs, JSONB), sa.cast(outputs, JSONB)
         scores = sa.cast(scores, JSONB)
     return sa.insert(predictions).values(inputs=inputs, outputs=outputs, scores=scores)
+
+
+_COLUMNS = (
+    "request_id",
+    "at",
+    "model",
+    "version",
+    "role",
+    "inputs",
+    "outputs",
+    "latency_ms",
+    "error",
+    "scores",
+)
+_JSON_COLUMNS = frozenset({"inputs", "outputs", "scores"})
+
+
+class _BulkInsert:
+    """A batch of rows as one multi-row INSERT statement, executed by the driver.
+
+    ``executemany`` steps the database once per row, and the sqlite3 driver releases and takes
+    back the GIL around every step: a thousand hand-offs a batch, each stalling the server's
+    event loop, plus SQLAlchemy's per-row parameter work under the GIL. One statement is bound in
+    C and stepped once. Values are bound as SQLAlchemy would bind them (its processors for the
+    dialect); JSON columns go in as text (cast to JSONB on PostgreSQL). Drivers with another
+    parameter style get SQLAlchemy's executemany.
+    """
+
+    def __init__(self, dialect: sa.Dialect, fallback: sa.Insert) -> None:
+        marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+        self._bulk = dialect.paramstyle in marks
+        mark = marks.get(dialect.paramstyle, "?")
+        json_mark = f"CAST({mark} AS JSONB)" if dialect.name == "postgresql" else mark
+        one = ", ".join(json_mark if c in _JSON_COLUMNS else mark for c in _COLUMNS)
+        self._row = f"({one})"
+        self._head = f"INSERT INTO {predictions.name} ({', '.join(_COLUMNS)}) VALUES "
+        # SQLite's default limit of bound values in one statement is 32,766.
+        self._max_rows = 32_766 // len(_COLUMNS) if dialect.name == "sqlite" else 5_000
+        processor = predictions.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+        self._at: Callable[[Any], Any] = processor if processor is not None else _same
+        self._sql: dict[int, str] = {}
+        self._fallback = fallback
+
+    def insert(self, conn: Connection, rows: list[Row]) -> None:
+        if not self._bulk:
+            conn.execute(self._fallback, rows)
+            return
+        at = self._at
+        for first in range(0, len(rows), self._max_rows):
+            chunk = rows[first : first + self._max_rows]
+            params: list[Any] = []
+            extend = params.extend
+            for row in chunk:
+                extend(
+                    (
+                        row["request_id"],
+                        at(row["at"]),
+                        row["model"],
+                        row["version"],
+                        row["role"],
+                        row["inputs"],
+                        row["outputs"],
+                        row["latency_ms"],
+                        row["error"],
+                        row["scores"],
+                    )
+                )
+            conn.exec_driver_sql(self._statement(len(chunk)), tuple(params))
+
+    def _statement(self, rows: int) -> str:
+        sql = self._sql.get(rows)
+        if sql is None:
+            if len(self._sql) > 16:  # batch sizes vary when the writer catches up
+                self._sql.clear()
+            sql = self._sql[rows] = self._head + ", ".join([self._row] * rows)
+        return sql
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _not_stored(conn: Connection, rows: list[Row]) -> list[Row]:

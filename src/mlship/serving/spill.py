@@ -1,18 +1,23 @@
 """The spill folder of the prediction log: numbered JSON-lines segments and a checkpoint.
 
-Every prediction record is appended to the journal before it is written to the store, so a
-crash loses only what was still in memory (at most one flush interval), and records wait on disk,
-in order, for as long as the store is down. Layout of a folder::
+Every prediction record is appended to the journal before it is written to the store, and
+records wait on disk, in order, for as long as the store is down. The active segment is a file
+of ``segment_bytes`` reserved up front (``posix_fallocate``: a full disk is an error when the
+segment opens, never a crash while writing) and mapped into memory: an append is a copy into the
+kernel's page cache, with no system call and no release of the GIL, and survives a ``kill -9``
+of the process the moment it returns. :meth:`SpillJournal.sync` (``msync``) makes it survive a
+crash of the machine too. A closed segment is cut to its last line. Layout of a folder::
 
     spill/
       slot-0/                      one per live PredictionLog (one per server worker)
         LOCK                       flock'ed by the PredictionLog that owns the slot
         checkpoint.json            how far the store has the records: segment, line, byte offset
         00000000000000000007.jsonl a closed segment, read back and deleted once in the store
-        00000000000000000008.jsonl the active segment, appended to
+        00000000000000000008.jsonl the active segment, appended to (NUL bytes after its last line)
 
 A segment is never appended to after a restart: the last line of a crashed process's segment may
-be torn, and counts as lost. Writing a batch to the store and then moving the checkpoint is not
+be torn, and counts as lost; the NUL padding after it is not data (a JSON line never holds a
+NUL byte). Writing a batch to the store and then moving the checkpoint is not
 atomic, so after a crash the batch right after the checkpoint may already be in the store:
 :attr:`Recovery.verify_until` tells the reader to check for it.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import mmap
 import os
 import threading
 import time
@@ -91,7 +97,9 @@ class SpillJournal:
         self._ends: dict[int, int] = {}
         self._lines: dict[int, int] = {}
         self._active = 0
-        self._file: BinaryIO | None = None
+        self._map: mmap.mmap | None = None
+        self._fd: int | None = None
+        self._capacity = 0
         self._last_sync = 0.0
         self._dirty = False
 
@@ -173,20 +181,21 @@ class SpillJournal:
     def append(self, lines: Sequence[bytes]) -> tuple[Position, Position]:
         """Append newline-terminated ``lines``; returns where they start and end.
 
-        On an I/O error the segment is closed at its last complete line (the next append opens a
-        new one) and the error is raised: those lines are not in the journal.
+        On an I/O error (a segment that cannot be created or reserved: the disk is full) the
+        segment is closed at its last complete line (the next append opens a new one) and the
+        error is raised: those lines are not in the journal.
         """
         data = b"".join(lines)
         with self._lock:
             active, end, count = self._active, self._ends[self._active], self._lines[self._active]
-        if self._file is not None and end >= self._segment_bytes:
+        if self._map is not None and end + len(data) > self._capacity:
             self._rotate()
             active, end, count = self._active, 0, 0
         try:
-            if self._file is None:
-                self._file = open(self._segment_path(active), "ab")
-            self._file.write(data)
-            self._file.flush()
+            if self._map is None:
+                self._map_segment(active, max(self._segment_bytes, len(data)))
+            assert self._map is not None
+            self._map[end : end + len(data)] = data
         except OSError:
             self._abandon(active, end)
             raise
@@ -197,13 +206,24 @@ class SpillJournal:
         return Position(active, count, end), stop
 
     def sync(self, *, force: bool = False) -> None:
-        """fsync the active segment when the interval has passed (crash of the machine)."""
-        if self._file is None or not self._dirty or self._fsync_interval_s is None:
+        """msync the active segment when the interval has passed (crash of the machine)."""
+        if self._map is None or not self._dirty or self._fsync_interval_s is None:
             return
         now = time.monotonic()
         if force or now - self._last_sync >= self._fsync_interval_s:
-            os.fsync(self._file.fileno())
+            self._map.flush()
             self._last_sync, self._dirty = now, False
+
+    def _map_segment(self, number: int, size: int) -> None:
+        """Create segment ``number`` with ``size`` bytes reserved on disk and map it."""
+        fd = os.open(self._segment_path(number), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.posix_fallocate(fd, 0, size)
+            self._map = mmap.mmap(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd, self._capacity = fd, size
 
     def _rotate(self) -> None:
         self.sync(force=True)
@@ -214,19 +234,23 @@ class SpillJournal:
 
     def _abandon(self, active: int, end: int) -> None:
         with contextlib.suppress(OSError):
-            if self._file is not None:
-                self._file.truncate(end)
-        with contextlib.suppress(OSError):
-            self._close_file()
-        self._file = None
+            self._close_file(end)
         with self._lock:
             self._active = active + 1
             self._ends[self._active], self._lines[self._active] = 0, 0
 
-    def _close_file(self) -> None:
-        file, self._file = self._file, None
-        if file is not None:
-            file.close()
+    def _close_file(self, end: int | None = None) -> None:
+        """Unmap the active segment and cut it at ``end`` (default: its last line)."""
+        mapped, fd, self._map, self._fd = self._map, self._fd, None, None
+        if mapped is not None:
+            mapped.close()
+        if fd is not None:
+            try:
+                with self._lock:
+                    size = self._ends.get(self._active, 0) if end is None else end
+                os.ftruncate(fd, size)
+            finally:
+                os.close(fd)
 
     # ------------------------------------------------------------------------- reading
 
@@ -331,9 +355,11 @@ def _segment_numbers(folder: Path) -> list[int]:
 
 
 def _scan(path: Path, offset: int) -> tuple[int, int, int]:
-    """Complete lines from ``offset``, the offset just past the last one, and the file size."""
+    """Complete lines from ``offset``, the offset just past the last one, and the offset just
+    past the last byte of data (the NUL padding of a segment a crashed process had mapped is
+    not data)."""
     lines = 0
-    end = offset
+    end = used = offset
     position = offset
     with open(path, "rb") as file:
         size = os.fstat(file.fileno()).st_size
@@ -345,8 +371,11 @@ def _scan(path: Path, offset: int) -> tuple[int, int, int]:
             if count:
                 lines += count
                 end = position + chunk.rindex(b"\n") + 1
+            data = len(chunk.rstrip(b"\0"))
+            if data:
+                used = position + data
             position += len(chunk)
-    return lines, end, size
+    return lines, end, used
 
 
 def _byte_before(file: BinaryIO, offset: int) -> bytes:
