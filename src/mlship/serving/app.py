@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
@@ -22,7 +23,7 @@ from mlship import __version__
 from mlship.errors import MlshipError
 from mlship.serving import admin, admin_rollout, mlflow_protocol, native, v2
 from mlship.serving.error_table import INTERNAL, STORE_BUSY, error_answer
-from mlship.serving.fast_predict import FastPredict
+from mlship.serving.fast_predict import FastPredict, Receive, Scope, Send
 from mlship.serving.http import json_response, state_of
 from mlship.serving.state import ServerState
 
@@ -48,6 +49,9 @@ def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
             state.prediction_log.start()
         monitor = state.build_monitor() if settings.monitor else None
         await state.refresh()
+        # What start-up built (libraries, loaded models) lives as long as the server: out of the
+        # collector's sight, a full collection no longer walks it (it stalled requests ~100 ms).
+        gc.freeze()
         tasks = [asyncio.create_task(state.watch())]
         if settings.controller:
             tasks.append(asyncio.create_task(state.control()))
@@ -63,7 +67,7 @@ def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
                     await task
             await state.close()
 
-    app = FastAPI(
+    app = ServingApp(
         title="mlship",
         version=__version__,
         summary="Model inference: native, Open Inference Protocol v2 and MLflow scoring.",
@@ -79,9 +83,22 @@ def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
     app.include_router(dashboard)
     _add_health(app)
     _add_error_handlers(app)
-    # Innermost of the middleware: it skips FastAPI's router for the hot route only.
-    app.add_middleware(FastPredict)
     return app
+
+
+class ServingApp(FastAPI):
+    """FastAPI, but the hot route (``POST /models/{name}/predict``) is answered before Starlette's
+    middleware stack: its error, telemetry and body-limit layers cost ~20 µs a request, and
+    :class:`~mlship.serving.fast_predict.FastPredict` does its own error handling and body
+    limit. Every other request goes through FastAPI as usual."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._fast = FastPredict(super().__call__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        await self._fast(scope, receive, send)
 
 
 def _limit_threads(settings: ServeSettings) -> None:

@@ -1,7 +1,8 @@
-"""The hot route, ``POST /models/{name}/predict``, answered by a plain ASGI middleware.
+"""The hot route, ``POST /models/{name}/predict``, answered by a plain ASGI layer.
 
-FastAPI's router, request object and dependency machinery cost about 100 µs a request, more than
-the rest of mlship's request path put together (``bench/serve`` under py-spy). This middleware
+FastAPI's middleware, router, request object and dependency machinery cost over 100 µs a
+request, more than the rest of mlship's request path put together (``bench/serve`` under
+py-spy). This layer sits in front of all of it (:class:`mlship.serving.app.ServingApp`) and
 answers the native predict route itself, with the same decoding, routing, prediction and error
 table (:mod:`mlship.serving.error_table`) as the FastAPI route, which stays for ``/docs`` and
 ``/openapi.json``. Every other request passes through untouched.
@@ -41,7 +42,7 @@ class ClientGone(Exception):
 
 
 class FastPredict:
-    """ASGI middleware: serves ``POST /models/{name}/predict``, passes everything else on."""
+    """ASGI layer: serves ``POST /models/{name}/predict``, passes everything else on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
