@@ -1,22 +1,28 @@
 """``mlship deploy|status|promote|rollback|pause|resume|abort|controller``.
 
 ``mlship status NAME --report [--html FILE]`` shows the shadow report (the shadow against stable
-on the same requests) of the running or last shadow rollout.
+on the same requests) of the running or last shadow rollout. ``mlship status NAME --watch --json``
+prints the ``--json`` object once a second, one per line (NDJSON), until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
 from mlship.cli.output import err, fmt_time, out, print_json
 
 if TYPE_CHECKING:
-    from mlship.registry import Registry
+    from mlship.registry import Event, Registry
     from mlship.rollout import CanaryConfig, Deployment, Rollouts
 
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why; kept in the ledger.")]
@@ -178,7 +184,12 @@ def _switch(
 
 def status(
     name: Annotated[str, typer.Argument(help="Model name.")],
-    watch: Annotated[bool, typer.Option("--watch", help="Refresh every second.")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Refresh every second until Ctrl-C; with --json, one object a line."
+        ),
+    ] = False,
     report: Annotated[
         bool, typer.Option("--report", help="The shadow report of the running or last shadow.")
     ] = False,
@@ -209,20 +220,23 @@ def status(
         return
     store = DeploymentStore(registry)
 
-    def view() -> object:
+    def current() -> Deployment:
         deployment = store.get(name)
         if deployment is None:
             raise NotFound(f"{name!r} has no deployment. Deploy it: mlship deploy {name}@VERSION")
-        return _status_table(deployment, registry.history(name))
+        return deployment
 
+    def view() -> object:
+        return _status_table(current(), registry.history(name))
+
+    def snapshot() -> dict[str, Any]:
+        return _status_json(current(), registry.history(name))
+
+    if as_json and watch:
+        _stream_json(snapshot, interval_s=1.0)
+        return
     if as_json:
-        deployment = store.get(name)
-        if deployment is None:
-            raise NotFound(f"{name!r} has no deployment. Deploy it: mlship deploy {name}@VERSION")
-        rollout_events = [
-            e.to_dict() for e in registry.history(name) if e.kind not in ("registered", "updated")
-        ]
-        print_json({**deployment.to_dict(), "events": rollout_events})
+        print_json(snapshot())
         return
     if not watch:
         out().print(view())
@@ -236,7 +250,44 @@ def status(
             return
 
 
-def _status_table(deployment: Deployment, events: list) -> object:  # type: ignore[type-arg]
+def _status_json(deployment: Deployment, events: list[Event]) -> dict[str, Any]:
+    """The deployment and its rollout events (every ledger event but registrations and
+    metadata updates), JSON-ready."""
+    rollout_events = [e.to_dict() for e in events if e.kind not in ("registered", "updated")]
+    return {**deployment.to_dict(), "events": rollout_events}
+
+
+def _stream_json(snapshot: Callable[[], dict[str, Any]], *, interval_s: float) -> None:
+    """Print ``snapshot()`` as one JSON line every ``interval_s`` seconds (NDJSON, flushed each
+    time so that ``| jq`` shows it at once) until SIGINT or SIGTERM, then return: Ctrl-C is how
+    a watch ends, not an error. A reader that goes away (``| head -n 3``) ends it too.
+
+    The signals only set a flag, checked between lines: a Ctrl-C raised in the middle of a write
+    would leave half a JSON object for the reader.
+    """
+    stopped = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopped
+        stopped = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stopped:
+            sys.stdout.write(json.dumps(snapshot(), default=str) + "\n")
+            sys.stdout.flush()
+            deadline = time.monotonic() + interval_s
+            while not stopped and time.monotonic() < deadline:
+                time.sleep(0.05)  # short naps: Ctrl-C ends the watch at once, not a second later
+    except BrokenPipeError:
+        # Python flushes stdout again on exit: point it at /dev/null, or that fails once more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _status_table(deployment: Deployment, events: list[Event]) -> object:
     from rich.console import Group
     from rich.table import Table
 
