@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,7 +61,7 @@ def drift_and_retrain(demo: Demo) -> None:
             _alert(demo, monitor, receiver)
             version = _retrained(demo, monitor)
             _ship(demo, version, holdout, rows)
-            _recheck(demo, monitor)
+            _recheck(demo, monitor, new_world=demo.traffic.sent - before)
         finally:
             monitor.close()
             receiver.close()
@@ -191,9 +192,13 @@ def _shadow_report(demo: Demo) -> None:
     )
 
 
-def _recheck(demo: Demo, monitor: Monitor) -> None:
+def _recheck(demo: Demo, monitor: Monitor, new_world: int) -> None:
+    """Judge every request answered since the shift (over 1,500 in the fast demo) against v5's
+    profile: on the 540 of the alert's window, a feature with no drift at all (the hour of day)
+    measured 0.05 to 0.12 (normalised Wasserstein; threshold 0.1) from run to run."""
     t = demo.timeline
     time.sleep(1.0)
+    monitor.config = replace(monitor.config, window=int(new_world * 0.9))
     (result,) = monitor.tick([NAME])
     t.expect(result.error is None, f"The monitor failed: {result.error}")
     t.expect(
