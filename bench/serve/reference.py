@@ -10,7 +10,9 @@ Usage: ``python bench/serve/reference.py WORKDIR OUT.json`` (run by ``serve_benc
 - writes the 1-row request bodies of each protocol to ``WORKDIR/body-*.json``;
 
 and times the in-process floors: ``predict_proba`` on a 1-row numpy array and on a 1-row
-DataFrame (median seconds per call), with the default OpenMP pool and with one thread.
+DataFrame (median seconds per call), with the default OpenMP pool and with one thread; and on a
+32-row numpy array with one thread (``batch32_s``: the largest merged call that 32 connections
+can make, so its time per row is the least model time a request can cost at concurrency 32).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def per_call(fn: Callable[[], Any], calls: int = CALLS, budget_s: float = BUDGET
     return statistics.median(times)
 
 
-def floors(model: Any, row: Any) -> dict[str, float]:
+def floors(model: Any, row: Any, batch: Any) -> dict[str, float]:
     """In-process ``predict_proba`` per call on one row: numpy and DataFrame, 2 and 1 threads."""
     from threadpoolctl import threadpool_limits
 
@@ -59,6 +61,10 @@ def floors(model: Any, row: Any) -> dict[str, float]:
             warnings.simplefilter("ignore")
             figures[f"numpy_s{suffix}"] = per_call(lambda: model.predict_proba(array))
             figures[f"frame_s{suffix}"] = per_call(lambda: model.predict_proba(row))
+    rows = batch.to_numpy()
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        figures["batch32_s"] = per_call(lambda: model.predict_proba(rows), calls=500)
     return figures
 
 
@@ -98,7 +104,8 @@ def main(workdir: Path, out: Path) -> None:
     for name, body in bodies.items():
         (workdir / f"body-{name}.json").write_text(json.dumps(body))
 
-    figures: dict[str, Any] = floors(model, row)
+    batch = fixtures.frame(32, seed=2)[fixtures.FEATURES]
+    figures: dict[str, Any] = floors(model, row, batch)
     figures["version"] = mv.version
     figures["proba"] = model.predict_proba(row)[0].tolist()
     figures["features"] = list(fixtures.FEATURES)
