@@ -111,7 +111,7 @@ async def deploy(name: str, request: Request) -> Response:
     # Load and warm first: a version that cannot serve is refused and the store is untouched.
     shadow = body.strategy == "shadow"  # a shadow runs on its own executor: load that one
     runtime = await asyncio.get_running_loop().run_in_executor(
-        state.executor, lambda: state.load_runtime(target, version, shadow=shadow)
+        state.control_executor, lambda: state.load_runtime(target, version, shadow=shadow)
     )
     pinned = f"{target}@{version}"
     try:

@@ -74,6 +74,11 @@ class ServerState:
         self.executor = ThreadPoolExecutor(
             max_workers=max(2, settings.threads() + 1), thread_name_prefix="mlship-predict"
         )
+        # Store polls, model loads, the controller's analysis: never in a thread a model call
+        # (a candidate's batch, say) would have to wait for.
+        self.control_executor = ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix="mlship-control"
+        )
         # One thread: a slow or hung shadow can take at most one core and no stable thread.
         self.shadow_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlship-shadow")
         self.prediction_log: PredictionLog | None = None
@@ -222,15 +227,17 @@ class ServerState:
         """
         async with self._lock:
             loop = asyncio.get_running_loop()
-            revisions, static = await loop.run_in_executor(self.executor, self.poll)
+            revisions, static = await loop.run_in_executor(self.control_executor, self.poll)
             retry_failed = self._failed and time.monotonic() - self._failed_at > 5.0
             unchanged = revisions == self._revisions and static == self._static
             ends = self._standby_ends
             standby_ended = ends is not None and utcnow() >= ends
             if self.ready and unchanged and not retry_failed and not standby_ended and not force:
                 return {}
-            wanted = await loop.run_in_executor(self.executor, self.desired)
-            table, failures, standby = await loop.run_in_executor(self.executor, self.build, wanted)
+            wanted = await loop.run_in_executor(self.control_executor, self.desired)
+            table, failures, standby = await loop.run_in_executor(
+                self.control_executor, self.build, wanted
+            )
             old = self.router.models
             self.router.replace(table)
             self.ready = True
@@ -303,9 +310,9 @@ class ServerState:
             while True:
                 await asyncio.sleep(self.settings.controller_interval_s)
                 try:
-                    if not await loop.run_in_executor(self.executor, self.is_leader):
+                    if not await loop.run_in_executor(self.control_executor, self.is_leader):
                         continue
-                    decisions = await loop.run_in_executor(self.executor, controller.tick)
+                    decisions = await loop.run_in_executor(self.control_executor, controller.tick)
                     for d in decisions:
                         if d.action in ("advance", "rollback", "pause"):
                             log.info("Controller: %s %s (%s)", d.action, d.model, d.reason)
@@ -344,7 +351,7 @@ class ServerState:
             while True:
                 await asyncio.sleep(interval_s)
                 try:
-                    if not await loop.run_in_executor(self.executor, self.is_leader):
+                    if not await loop.run_in_executor(self.control_executor, self.is_leader):
                         continue
                     await asyncio.to_thread(monitor.tick)
                 except Exception as exc:  # the monitor must never take the server down
@@ -377,5 +384,6 @@ class ServerState:
             # stays in the spill journal for the next start.
             await asyncio.to_thread(self.prediction_log.close)
         self.executor.shutdown(wait=True)
+        self.control_executor.shutdown(wait=True)
         # A hung shadow thread must not keep the server from stopping.
         self.shadow_executor.shutdown(wait=False, cancel_futures=True)
