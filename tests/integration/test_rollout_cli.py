@@ -64,6 +64,8 @@ def test_canary_lifecycle_from_the_shell(
     assert json.loads(back.stdout)["stable_version"] == 1
     forced = run("deploy", "fraud@3", "--force", "--reason", "hotfix", "--json")
     assert forced.returncode == 0 and json.loads(forced.stdout)["candidate_version"] == 3
+    # The override is visible where people look, not only in the JSON's details.
+    assert "FORCED past its gate: hotfix" in run("status", "fraud").stdout
     assert run("abort", "fraud").returncode == 0
 
 

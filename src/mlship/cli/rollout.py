@@ -337,8 +337,11 @@ def _status_table(deployment: Deployment, events: list[Event]) -> object:
         "alias_set",
     )
     for e in [e for e in events if e.kind in kinds][-15:]:
-        analysis = e.details.get("analysis") if isinstance(e.details, dict) else None
+        details = e.details if isinstance(e.details, dict) else {}
+        analysis = details.get("analysis")
         text = e.reason or ""
+        if details.get("forced"):
+            text = f"FORCED past its gate: {text}" if text else "FORCED past its gate"
         if isinstance(analysis, dict):
             checks = ", ".join(f"{c['name']}={c['status']}" for c in analysis.get("checks", []))
             text = f"{text} [{analysis.get('verdict')}: {checks}]".strip()
