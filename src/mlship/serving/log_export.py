@@ -19,22 +19,11 @@ from mlship.errors import InvalidInput
 from mlship.serving.prediction_record import to_json
 from mlship.store import Store, as_utc, utcnow
 from mlship.store.labelled import labelled_query, row_pairs
-from mlship.store.schema import feedback, predictions
+from mlship.store.schema import PREDICTION_FIELDS, feedback, predictions
 
 __all__ = ["EXPORT_COLUMNS", "export", "joined", "parse_since", "record_feedback"]
 
-EXPORT_COLUMNS = (
-    "request_id",
-    "at",
-    "model",
-    "version",
-    "role",
-    "inputs",
-    "outputs",
-    "latency_ms",
-    "error",
-    "scores",
-)
+EXPORT_COLUMNS = PREDICTION_FIELDS
 """Columns of an export; ``inputs``, ``outputs`` and ``scores`` (a classifier's probabilities)
 hold JSON text."""
 

@@ -33,21 +33,17 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection
 
 from mlship.errors import ConfigError, StoreUnavailable
+from mlship.serving.prediction_insert import BulkInsert, insert_statement, not_stored
 from mlship.serving.prediction_record import PredictionRecord, Row, decode, encode
 from mlship.serving.spill import Position, SpillJournal
-from mlship.store import Store, as_utc
-from mlship.store.schema import predictions
+from mlship.store import Store
 
 __all__ = ["PredictionLog", "PredictionRecord"]
 
@@ -143,8 +139,8 @@ class PredictionLog:
         self._cycles = 0
         self._taken = self._written = self._spilled = self._lost = self._recovered = 0
         self._journaled = self._consumed = self._handoff_rows = 0
-        self._insert = _insert_statement(store.dialect)
-        self._bulk = _BulkInsert(store.engine.dialect, self._insert)
+        self._insert = insert_statement(store.dialect)
+        self._bulk = BulkInsert(store.engine.dialect, self._insert)
         self._down_since: float | None = None
         self._reported = 0.0
 
@@ -169,12 +165,10 @@ class PredictionLog:
         if self._closed or len(ahead) >= self._max_queue:
             self._refuse()
             return
-        try:
-            row, line = encode(rec)
-        except Exception:
-            log.exception("Prediction log: cannot serialize request %r", rec.request_id)
-            self._count_lost(1)
+        encoded = self._encoded(rec)
+        if encoded is None:
             return
+        row, line = encoded
         with self._append_lock:
             try:
                 start, end = self._journal.append((line,))
@@ -187,6 +181,16 @@ class PredictionLog:
             ahead.append((start, end, row))
         if len(ahead) == self._batch_size:
             self._wake.set()
+
+    def _encoded(self, rec: PredictionRecord) -> tuple[Row, bytes] | None:
+        """``rec``'s store row and spill line; None (counted lost, logged) if it cannot be
+        serialized."""
+        try:
+            return encode(rec)
+        except Exception:
+            log.exception("Prediction log: cannot serialize request %r", rec.request_id)
+            self._count_lost(1)
+            return None
 
     def _refuse(self) -> None:
         with self._lock:
@@ -380,14 +384,10 @@ class PredictionLog:
         rows: list[Row] = []
         lines: list[bytes] = []
         for rec in records:
-            try:
-                row, line = encode(rec)
-            except Exception:
-                log.exception("Prediction log: cannot serialize request %r", rec.request_id)
-                self._count_lost(1)
-                continue
-            rows.append(row)
-            lines.append(line)
+            encoded = self._encoded(rec)
+            if encoded is not None:
+                rows.append(encoded[0])
+                lines.append(encoded[1])
         if not rows:
             return
         try:
@@ -501,7 +501,7 @@ class PredictionLog:
         try:
             with self._store.write() as conn:
                 if verify:
-                    rows = _not_stored(conn, rows)
+                    rows = not_stored(conn, rows)
                 if rows:
                     self._bulk.insert(conn, rows)
         except _REFUSED:
@@ -575,113 +575,6 @@ class PredictionLog:
             self._journal.commit(batch.end)
         except OSError as exc:  # the batch is in the store: never write it again
             log.warning("Prediction log: cannot update the spill checkpoint: %s", exc)
-
-
-def _insert_statement(dialect: str) -> sa.Insert:
-    """INSERT into ``predictions`` taking inputs and outputs as JSON text (serialized once)."""
-    inputs: sa.ColumnElement[Any] = sa.bindparam("inputs", type_=sa.Text)
-    outputs: sa.ColumnElement[Any] = sa.bindparam("outputs", type_=sa.Text)
-    scores: sa.ColumnElement[Any] = sa.bindparam("scores", type_=sa.Text)
-    if dialect == "postgresql":
-        inputs, outputs = sa.cast(inputs, JSONB), sa.cast(outputs, JSONB)
-        scores = sa.cast(scores, JSONB)
-    return sa.insert(predictions).values(inputs=inputs, outputs=outputs, scores=scores)
-
-
-_COLUMNS = (
-    "request_id",
-    "at",
-    "model",
-    "version",
-    "role",
-    "inputs",
-    "outputs",
-    "latency_ms",
-    "error",
-    "scores",
-)
-_JSON_COLUMNS = frozenset({"inputs", "outputs", "scores"})
-
-
-class _BulkInsert:
-    """A batch of rows as one multi-row INSERT statement, executed by the driver.
-
-    ``executemany`` steps the database once per row, and the sqlite3 driver releases and takes
-    back the GIL around every step: a thousand hand-offs a batch, each stalling the server's
-    event loop, plus SQLAlchemy's per-row parameter work under the GIL. One statement is bound in
-    C and stepped once. Values are bound as SQLAlchemy would bind them (its processors for the
-    dialect); JSON columns go in as text (cast to JSONB on PostgreSQL). Drivers with another
-    parameter style get SQLAlchemy's executemany.
-    """
-
-    def __init__(self, dialect: sa.Dialect, fallback: sa.Insert) -> None:
-        marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}
-        self._bulk = dialect.paramstyle in marks
-        mark = marks.get(dialect.paramstyle, "?")
-        json_mark = f"CAST({mark} AS JSONB)" if dialect.name == "postgresql" else mark
-        one = ", ".join(json_mark if c in _JSON_COLUMNS else mark for c in _COLUMNS)
-        self._row = f"({one})"
-        self._head = f"INSERT INTO {predictions.name} ({', '.join(_COLUMNS)}) VALUES "
-        # SQLite's default limit of bound values in one statement is 32,766.
-        self._max_rows = 32_766 // len(_COLUMNS) if dialect.name == "sqlite" else 5_000
-        processor = predictions.c.at.type.dialect_impl(dialect).bind_processor(dialect)
-        self._at: Callable[[Any], Any] = processor if processor is not None else _same
-        self._sql: dict[int, str] = {}
-        self._fallback = fallback
-
-    def insert(self, conn: Connection, rows: list[Row]) -> None:
-        if not self._bulk:
-            conn.execute(self._fallback, rows)
-            return
-        at = self._at
-        for first in range(0, len(rows), self._max_rows):
-            chunk = rows[first : first + self._max_rows]
-            params: list[Any] = []
-            extend = params.extend
-            for row in chunk:
-                extend(
-                    (
-                        row["request_id"],
-                        at(row["at"]),
-                        row["model"],
-                        row["version"],
-                        row["role"],
-                        row["inputs"],
-                        row["outputs"],
-                        row["latency_ms"],
-                        row["error"],
-                        row["scores"],
-                    )
-                )
-            conn.exec_driver_sql(self._statement(len(chunk)), tuple(params))
-
-    def _statement(self, rows: int) -> str:
-        sql = self._sql.get(rows)
-        if sql is None:
-            if len(self._sql) > 16:  # batch sizes vary when the writer catches up
-                self._sql.clear()
-            sql = self._sql[rows] = self._head + ", ".join([self._row] * rows)
-        return sql
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _not_stored(conn: Connection, rows: list[Row]) -> list[Row]:
-    """``rows`` without those already in the store (a batch written just before a crash)."""
-    ids = sorted({row["request_id"] for row in rows})
-    t = predictions.c
-    found = conn.execute(
-        sa.select(t.request_id, t.model, t.version, t.role, t.at).where(t.request_id.in_(ids))
-    )
-    stored = {(r.request_id, r.model, r.version, r.role, as_utc(r.at)) for r in found}
-    return [
-        row
-        for row in rows
-        if (row["request_id"], row["model"], row["version"], row["role"], as_utc(row["at"]))
-        not in stored
-    ]
 
 
 def _reason(exc: BaseException) -> str:

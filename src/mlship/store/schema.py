@@ -132,6 +132,8 @@ predictions = sa.Table(
     sa.Index("ix_predictions_model_at", "model", "at"),
     sa.Index("ix_predictions_request_id", "request_id"),
 )
+PREDICTION_FIELDS: tuple[str, ...] = tuple(c.name for c in predictions.columns if c.name != "id")
+"""What one logged prediction fills in ``predictions``, in table order (all but the ``id``)."""
 
 feedback = sa.Table(
     "feedback",
