@@ -5,12 +5,10 @@ and only one of them (the holder of the advisory lock) runs the canary controlle
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,32 +22,13 @@ from mlship.rollout import CanaryConfig, DeploymentStore, Rollouts
 from mlship.rollout.leader import _KEY_SQL
 from tests.conftest import fit_logreg, free_port
 from tests.integration.processes import tcp_ports
+from tests.integration.replicas import OBEY_WITHIN_S, Replica
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.slow,
     pytest.mark.parametrize("db_url", ["postgres"], indirect=True),
 ]
-
-OBEY_WITHIN_S = 1.0
-"""The issue's bound: every replica serves a rollback this long after the command returns."""
-
-
-@dataclass
-class Replica:
-    name: str
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def version(self, client: httpx.Client, key: str, row: dict[str, Any]) -> int:
-        response = client.post(
-            f"{self.url}/models/fraud/predict",
-            json={"inputs": [row]},
-            headers={"x-routing-key": key},
-        )
-        assert response.status_code == 200, (self.name, response.text)
-        return int(response.json()["version"])
 
 
 def _env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
@@ -65,12 +44,10 @@ def _env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def replicas(tmp_path: Path, db_url: str) -> Iterator[list[Replica]]:
-    """A function starting two replicas (own home, spill folder, actor and log); both stopped
-    with SIGTERM at the end."""
+    """Two replicas (own home, spill folder, actor and log), ready; both stopped with SIGTERM at
+    the end."""
     started: list[Replica] = []
     for name in ("replica-a", "replica-b"):
-        port = free_port()
-        log = tmp_path / f"{name}.log"
         env = _env(
             tmp_path,
             db_url,
@@ -78,38 +55,16 @@ def replicas(tmp_path: Path, db_url: str) -> Iterator[list[Replica]]:
             MLSHIP_ACTOR=name,  # the ledger then says which replica's controller acted
             MLSHIP_LOG_LEVEL="INFO",
         )
-        with log.open("wb") as sink:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "mlship", "serve", "--port", str(port)],
-                env=env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        started.append(Replica(name, proc, f"http://127.0.0.1:{port}", log))
+        replica = Replica(name, free_port(), env, tmp_path / f"{name}.log")
+        replica.start()
+        started.append(replica)
     try:
-        deadline = time.monotonic() + 120
         for replica in started:
-            while True:
-                try:
-                    if httpx.get(f"{replica.url}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert replica.proc.poll() is None, replica.log.read_text()
-                assert time.monotonic() < deadline, f"{replica.name} did not become ready"
-                time.sleep(0.2)
+            replica.wait_ready()
         yield started
     finally:
         for replica in started:
-            if replica.proc.poll() is None:
-                os.killpg(replica.proc.pid, signal.SIGTERM)
-        for replica in started:
-            try:
-                replica.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(replica.proc.pid, signal.SIGKILL)
-                replica.proc.wait()
+            replica.stop()
 
 
 @pytest.fixture

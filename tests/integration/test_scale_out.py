@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from mlship.rollout.leader import _KEY_SQL
 from mlship.store.schema import predictions
 from tests.conftest import RegistryFactory, fit_logreg, free_port
 from tests.integration.processes import tcp_ports
+from tests.integration.replicas import OBEY_WITHIN_S, Replica
 
 pytestmark = [
     pytest.mark.postgres,
@@ -56,88 +56,11 @@ CANARY = CanaryConfig(steps=(50, 100), interval_s=2.0, min_requests=40, max_wait
 """Time-compressed: each step is judged after 2 s (long enough to kill the leader mid-canary)."""
 HOLD = CanaryConfig(steps=(50, 100), interval_s=3600)
 """A canary the controller leaves at 50 %: the one that is rolled back."""
-OBEY_WITHIN_S = 1.0
 KEYS = [f"user-{i}" for i in range(48)]
 LOAD_THREADS = 4
 LOAD_RATE = 120
 """Requests per second through nginx: continuous, but leaving CPU for replicas that boot (the
 machine has 2 cores; unthrottled, 4 threads saturate it at about 230 requests/s)."""
-"""How long before a SIGKILL an answer may have been sent and its record still be in memory
-(the prediction log's 0.2 s flush interval, plus scheduling on a loaded machine)."""
-
-
-# ------------------------------------------------------------------------------------ replicas
-
-
-@dataclass
-class Replica:
-    """One ``mlship serve`` process; restarted on the same port and home (so the same spill)."""
-
-    name: str
-    port: int
-    env: dict[str, str]
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def address(self) -> str:
-        """How nginx's ``$upstream_addr`` names this replica."""
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log.open("ab") as sink:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mlship", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, f"{self.name} was not ready in {timeout} s"
-            time.sleep(0.2)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs (a crash, an OOM kill)."""
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        """A graceful stop (SIGTERM): the prediction log is flushed to the store."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-            pytest.fail(f"{self.name} did not stop within 60 s of SIGTERM")
-
-    def version(self, client: httpx.Client, key: str, row: dict[str, Any]) -> int:
-        """The version this replica answers ``key`` with (asked directly, not through nginx)."""
-        response = client.post(
-            f"{self.url}/models/fraud/predict",
-            json={"inputs": [row]},
-            headers={"x-routing-key": key},
-        )
-        assert response.status_code == 200, (self.name, response.text)
-        return int(response.json()["version"])
 
 
 # ------------------------------------------------------------------------------------ nginx
