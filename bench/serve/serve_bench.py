@@ -609,7 +609,6 @@ def main(argv: list[str] | None = None) -> int:
     # A SIGTERM to the bench unwinds like Ctrl-C, so every server is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load_before = os.getloadavg()[0]
-    runs: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="mlship-serve-bench-") as name:
         tmp = Path(name)
         env = base_env(tmp)
@@ -636,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"reference model's {floors['proba']}."
                     )
                 rounds[server.key].append(run)
-        runs = {key: median_run(found) for key, found in rounds.items()}
+        runs: dict[str, Any] = {key: median_run(found) for key, found in rounds.items()}
     found = targets(floors, runs)
     print_tables(floors, plan, runs, found)
     if load_before > CORES:

@@ -28,9 +28,10 @@ def err() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def print_json(data: Any) -> None:
-    """Write ``data`` as JSON on stdout (plain, not styled, so it pipes into jq)."""
-    sys.stdout.write(json.dumps(data, indent=2, default=_default, sort_keys=False) + "\n")
+def print_json(data: Any, *, indent: int | None = 2) -> None:
+    """Write ``data`` as JSON on stdout (plain, not styled, so it pipes into jq); ``indent=None``
+    writes it on one line (NDJSON)."""
+    sys.stdout.write(json.dumps(data, indent=indent, default=_default, sort_keys=False) + "\n")
 
 
 def _default(value: Any) -> Any:

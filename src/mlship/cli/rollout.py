@@ -7,7 +7,6 @@ prints the ``--json`` object once a second, one per line (NDJSON), until Ctrl-C.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -274,7 +273,7 @@ def _stream_json(snapshot: Callable[[], dict[str, Any]], *, interval_s: float) -
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stopped:
-            sys.stdout.write(json.dumps(snapshot(), default=str) + "\n")
+            print_json(snapshot(), indent=None)
             sys.stdout.flush()
             deadline = time.monotonic() + interval_s
             while not stopped and time.monotonic() < deadline:
