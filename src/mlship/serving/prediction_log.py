@@ -1,20 +1,21 @@
 """The prediction log: every prediction written to the store in batches, off the request path.
 
 Once the log is started, :meth:`PredictionLog.record` writes ahead: it serializes the record
-and appends its line to the spill journal before it returns (a few microseconds: one ``write``
-into the page cache), so a request is answered only once its record is on disk and a ``kill -9``
-of the process loses none. Two background threads move records along::
+(one ``orjson.dumps``) and copies the line into the memory-mapped spill journal before it
+returns, so a request is answered only once its record is in the page cache and a ``kill -9`` of
+the process loses none. The store writer runs in a process of its own
+(:mod:`mlship.serving.log_writer`), so that nothing of it holds this process's GIL::
 
-    record() ──> spill journal (disk, in order) + in-memory copy
-                     └──[collector, every flush interval]──> batches ──[store writer]──> table
+    record() ──> spill journal (mapped segment, in order)
+                     └──[writer process: tails the journal]──> one INSERT a batch ──> table
+                                   └── progress, log records ──> this process (a relay thread)
 
-The collector fsyncs the journal every second (a crash of the machine loses at most that) and
-hands the in-memory copies to the writer in batches; records given to :meth:`record` before
-:meth:`start` wait in memory and are journaled by the collector. The store writer inserts
-batches (one executemany each) from the in-memory copies while it keeps up, and reads the
-journal back when it does not (the store is slow or down), so memory stays bounded and nothing
-is dropped. A new log on the same folder
-writes what an earlier process left, and logs how many records it knows to be lost.
+The writer fsyncs the journal every second (a crash of the machine loses at most that), reads
+batches from where the store's copy ends, and moves the journal's checkpoint after each INSERT;
+while the store is down, records wait on disk, in order, and memory stays bounded. Records given
+to :meth:`record` before :meth:`start` wait in memory (up to ``max_queue``) and are journaled by
+:meth:`start`. A new log on the same folder writes what an earlier process left, and logs how
+many records it knows to be lost.
 
 >>> import tempfile
 >>> from pathlib import Path
@@ -30,18 +31,28 @@ writes what an earlier process left, and logs how many records it knows to be lo
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-import sqlalchemy as sa
+import orjson
 
-from mlship.errors import ConfigError, StoreUnavailable
-from mlship.serving.prediction_insert import BulkInsert, insert_statement, not_stored
-from mlship.serving.prediction_record import PredictionRecord, Row, decode, encode
+from mlship.errors import ConfigError
+from mlship.serving.log_writer import (
+    ABORT,
+    STOP,
+    WAKE,
+    LogWriter,
+    QueueChannel,
+    WriterSettings,
+)
+from mlship.serving.prediction_record import PredictionRecord, encode
 from mlship.serving.spill import Position, SpillJournal
 from mlship.store import Store
 
@@ -49,23 +60,8 @@ __all__ = ["PredictionLog", "PredictionRecord"]
 
 log = logging.getLogger(__name__)
 
-# A row the store will never take (a value out of range, a constraint): it is lost, and logged.
-_REFUSED = (sa.exc.DataError, sa.exc.IntegrityError)
-# Anything else is the store's condition (down, locked, not migrated yet): retry the batch later.
-_UNAVAILABLE = (StoreUnavailable, sa.exc.SQLAlchemyError)
-_MAX_BACKOFF_S = 5.0
-_REPORT_EVERY_S = 30.0
-
-
-@dataclass(slots=True)
-class _Batch:
-    """Rows for one INSERT and the journal lines they are, ``start`` up to ``end``."""
-
-    start: Position
-    end: Position
-    rows: list[Row]
-    lines: int
-    from_disk: bool
+_RESTART_AFTER_S = 1.0
+_KILL_AFTER_S = 10.0
 
 
 class PredictionLog:
@@ -80,15 +76,17 @@ class PredictionLog:
     batch_size:
         Most records per INSERT.
     flush_interval_s:
-        Longest a record waits in memory before it is on disk (and handed to the store writer).
+        Longest the writer waits before it takes a batch that is not full.
     max_queue:
-        Most records waiting in memory for the collector; beyond it :meth:`record` counts them
-        as lost (only when the collector cannot keep up with the disk). Serialized rows kept in
-        memory for the store writer are bounded too, by ``min(max_queue, 5 * batch_size)``.
+        Most records :meth:`record` keeps in memory before :meth:`start`; beyond, they are
+        counted as lost. Once started, records go straight to disk.
     segment_bytes:
         Size at which a journal segment is closed and a new one started.
     fsync_interval_s:
         How often the journal is fsynced (None: never; a process crash loses nothing written).
+    writer_process:
+        Run the store writer in its own process (default), or in a thread of this one (the
+        default for a store in memory, which another process cannot open).
     """
 
     def __init__(
@@ -101,6 +99,7 @@ class PredictionLog:
         max_queue: int = 50_000,
         segment_bytes: int = 8 << 20,
         fsync_interval_s: float | None = 1.0,
+        writer_process: bool | None = None,
     ) -> None:
         for name, value, ok, must in [
             ("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1, ">= 1"),
@@ -113,9 +112,11 @@ class PredictionLog:
         self._store = store
         self._batch_size = batch_size
         self._interval = flush_interval_s
+        self._fsync_interval = fsync_interval_s
         self._max_queue = max_queue
-        # Rows kept in memory for the store writer; beyond, it reads them back from the journal.
-        self._handoff_cap = min(max_queue, 5 * batch_size)
+        database = store.engine.url.database or ""
+        in_memory = store.dialect == "sqlite" and database in ("", ":memory:")
+        self._in_process = not writer_process if writer_process is not None else in_memory
         self._journal = SpillJournal(
             spill_dir,
             segment_bytes=segment_bytes,
@@ -123,74 +124,54 @@ class PredictionLog:
             verify_window=batch_size,
         )
         self._queue: deque[PredictionRecord] = deque()
-        # Written ahead by record(): (start, end, row) in journal order, for the collector.
-        self._ahead: deque[tuple[Position, Position, Row]] = deque()
-        self._append_lock = threading.Lock()  # record() appends, the collector fsyncs
-        self._published = Position(0, 0, 0)  # the writer reads the journal up to here
-        self._handoff: deque[_Batch] = deque()
-        self._lock = threading.Lock()  # counters written by more than one thread
-        self._cond = threading.Condition()  # progress of both threads
-        self._wake = threading.Event()
-        self._abort = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._started = self._closed = self._collector_done = False
+        self._append_lock = threading.Lock()  # record() appends, close() seals
+        self._lock = threading.Lock()  # the lost counter, written by more than one thread
+        self._progress = threading.Condition()  # the writer's reports
+        self._send_lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._channel: QueueChannel | None = None
+        self._relay: threading.Thread | None = None
+        self._settings: WriterSettings | None = None
+        self._started = self._closed = self._stopping = self._aborted = False
+        self._done = False
         self._cursor = Position(0, 0, 0)
-        self._verify_until: Position | None = None
-        self._cycles = 0
-        self._taken = self._written = self._spilled = self._lost = self._recovered = 0
-        self._journaled = self._consumed = self._handoff_rows = 0
-        self._insert = insert_statement(store.dialect)
-        self._bulk = BulkInsert(store.engine.dialect, self._insert)
-        self._down_since: float | None = None
-        self._reported = 0.0
+        self._taken = self._lost = self._recovered = 0
+        # The writer's counters: those of writers that ended, and of the running one.
+        self._ended = {"written": 0, "lost": 0, "spilled": 0}
+        self._running = dict(self._ended)
 
     # ------------------------------------------------------------------------- hot path
 
     def record(self, rec: PredictionRecord) -> None:
         """Log ``rec``: once started, on disk before this returns; never raises.
 
-        Before :meth:`start` the record waits in memory (the collector journals it). A record
-        that cannot be serialized or written is counted as lost and logged."""
+        Before :meth:`start` the record waits in memory. A record that cannot be serialized or
+        written is counted as lost and logged."""
         if not self._started:
-            queue = self._queue
-            depth = len(queue)
-            if depth >= self._max_queue or self._closed:
+            if len(self._queue) >= self._max_queue or self._closed:
                 self._refuse()
                 return
-            queue.append(rec)
-            if depth == self._batch_size:  # a full batch is waiting: do not wait for the timer
-                self._wake.set()
+            self._queue.append(rec)
             return
-        ahead = self._ahead
-        if self._closed or len(ahead) >= self._max_queue:
-            self._refuse()
+        try:
+            line = encode(rec)
+        except Exception:
+            log.exception("Prediction log: cannot serialize request %r", rec.request_id)
+            self._count_lost(1)
             return
-        encoded = self._encoded(rec)
-        if encoded is None:
-            return
-        row, line = encoded
         with self._append_lock:
+            if self._closed:
+                self._refuse()
+                return
             try:
-                start, end = self._journal.append((line,))
+                self._journal.append((line,))
             except Exception:
                 log.exception(
                     "Prediction log: request %r lost, the spill write failed", rec.request_id
                 )
                 self._count_lost(1)
                 return
-            ahead.append((start, end, row))
-        if len(ahead) == self._batch_size:
-            self._wake.set()
-
-    def _encoded(self, rec: PredictionRecord) -> tuple[Row, bytes] | None:
-        """``rec``'s store row and spill line; None (counted lost, logged) if it cannot be
-        serialized."""
-        try:
-            return encode(rec)
-        except Exception:
-            log.exception("Prediction log: cannot serialize request %r", rec.request_id)
-            self._count_lost(1)
-            return None
+            self._taken += 1
 
     def _refuse(self) -> None:
         with self._lock:
@@ -200,79 +181,111 @@ class PredictionLog:
             reason = "closed" if self._closed else f"full ({self._max_queue:,} records in memory)"
             log.warning("Prediction log %s: %d record(s) lost so far.", reason, lost)
 
+    def _count_lost(self, count: int) -> None:
+        with self._lock:
+            self._lost += count
+
     # ------------------------------------------------------------------------- life cycle
 
     def start(self) -> PredictionLog:
-        """Open the spill folder, recover what an earlier process left there, start the threads."""
+        """Open the spill folder, recover what an earlier process left there, start the writer."""
         if self._started:
             return self
-        recovery = self._journal.open()
-        self._published = self._journal.end
+        journal = self._journal
+        recovery = journal.open()
         self._cursor = recovery.cursor
-        self._verify_until = recovery.verify_until
-        self._recovered = self._journaled = recovery.records
+        self._recovered = recovery.records
         self._lost += recovery.torn
         if recovery.torn:
             log.warning(
                 "Prediction log: %d record(s) lost in a crash (torn lines in %s).",
                 recovery.torn,
-                self._journal.folder,
+                journal.folder,
             )
         if recovery.records:
             log.info(
                 "Prediction log: writing %d record(s) left in %s to the store.",
                 recovery.records,
-                self._journal.folder,
+                journal.folder,
             )
-        self._threads = [
-            threading.Thread(target=self._collect_loop, name="mlship-plog-collect", daemon=True),
-            threading.Thread(target=self._write_loop, name="mlship-plog-write", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._journal_queued()
+        self._settings = WriterSettings(
+            folder=journal.folder,
+            cursor=recovery.cursor,
+            first_active=journal.first_active,
+            batch_size=self._batch_size,
+            interval_s=self._interval,
+            fsync_interval_s=self._fsync_interval,
+            verify_until=recovery.verify_until,
+            recovered_until=Position(journal.first_active, 0, 0),
+        )
+        self._launch(self._settings)
         self._started = True
         return self
 
+    def _journal_queued(self) -> None:
+        """Write the records given before start() to the journal."""
+        queue = self._queue
+        records = [queue.popleft() for _ in range(len(queue))]
+        for first in range(0, len(records), self._batch_size):
+            lines: list[bytes] = []
+            for rec in records[first : first + self._batch_size]:
+                try:
+                    lines.append(encode(rec))
+                except Exception:
+                    log.exception("Prediction log: cannot serialize request %r", rec.request_id)
+                    self._count_lost(1)
+            if not lines:
+                continue
+            try:
+                self._journal.append(lines)
+            except Exception:
+                log.exception(
+                    "Prediction log: %d record(s) lost, the spill write failed", len(lines)
+                )
+                self._count_lost(len(lines))
+                continue
+            self._taken += len(lines)
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record queued before the call is in the store (False: timed out)."""
-        if not self._started or self._collector_done:
+        if not self._started or self._closed:
             return self.queue_depth == 0
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            # The cycle running now may have missed the records; the one after it has them.
-            target = self._cycles + 2
-            self._wake.set()
-            if not self._cond.wait_for(lambda: self._cycles >= target, _left(deadline)):
-                return False
-            end = self._journal.end
-            return self._cond.wait_for(lambda: self._cursor >= end, _left(deadline))
+        end = self._journal.end
+        self._send(WAKE)
+        with self._progress:
+            return self._progress.wait_for(lambda: self._cursor >= end, timeout)
 
     def close(self, timeout: float = 30.0) -> bool:
-        """Write everything to the store (waiting up to ``timeout`` for it) and stop the threads.
+        """Write everything to the store (waiting up to ``timeout`` for it) and stop the writer.
 
         What the store did not take in time stays in the spill folder for the next start; returns
         whether everything reached the store.
         """
-        if self._closed:
-            return self.queue_depth == 0
-        self._closed = True
+        with self._append_lock:
+            if self._closed:
+                return self.queue_depth == 0
+            self._closed = True
+            if self._started:
+                self._journal.seal()
         if not self._started:
             self._drop_queued("closed before it started")
             return True
-        collector, writer = self._threads
-        self._wake.set()
-        collector.join()
-        self._drop_queued("closed")  # records another thread appended as the collector stopped
-        with self._cond:
-            self._collector_done = True
-            self._cond.notify_all()
-        writer.join(timeout)
-        if writer.is_alive():
-            self._abort.set()
-            with self._cond:
-                self._cond.notify_all()
-            writer.join()
-        self._journal.close(self._cursor)
+        with self._progress:
+            self._stopping = True
+        self._send(STOP)
+        relay = self._relay
+        assert relay is not None
+        relay.join(timeout)
+        if relay.is_alive():
+            with self._progress:
+                self._aborted = True
+            self._send(ABORT)
+            relay.join(_KILL_AFTER_S)
+            if relay.is_alive() and self._proc is not None:
+                self._proc.kill()
+            relay.join()
+        self._journal.release(self._cursor)
         left = self.queue_depth
         if left:
             log.warning(
@@ -294,29 +307,141 @@ class PredictionLog:
     ) -> None:
         self.close()
 
+    def _drop_queued(self, reason: str) -> None:
+        with self._lock:
+            count = len(self._queue)
+            self._queue.clear()
+            self._lost += count
+        if count:
+            log.warning("Prediction log %s: %d queued record(s) lost.", reason, count)
+
+    # ------------------------------------------------------------------------- the writer
+
+    def _launch(self, settings: WriterSettings) -> None:
+        if self._in_process:
+            channel = QueueChannel(self._on_report)
+            writer = LogWriter(self._store, settings)
+            self._channel = channel
+            self._relay = threading.Thread(
+                target=self._run_thread, args=(writer, channel), name="mlship-plog-write"
+            )
+        else:
+            proc = self._spawn(settings)
+            self._relay = threading.Thread(
+                target=self._run_process, args=(proc, settings), name="mlship-plog-relay"
+            )
+        self._relay.daemon = True
+        self._relay.start()
+
+    def _run_thread(self, writer: LogWriter, channel: QueueChannel) -> None:
+        try:
+            writer.run(channel)
+        except Exception:
+            log.exception("Prediction log: the store writer failed")
+
+    def _spawn(self, settings: WriterSettings) -> subprocess.Popen[bytes]:
+        """Start a writer process and send it its settings (and "stop" if the log is closing)."""
+        db_url = self._store.engine.url.render_as_string(hide_password=False)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlship.serving.log_writer"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        with self._send_lock:
+            self._proc = proc
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write(settings.to_json(db_url))
+                if self._stopping:
+                    proc.stdin.write(STOP.encode() + b"\n")
+                proc.stdin.flush()
+            except OSError:  # it died at once: the relay sees it end
+                pass
+        return proc
+
+    def _run_process(self, proc: subprocess.Popen[bytes], settings: WriterSettings) -> None:
+        """Relay the writer process's reports; start a new one if it dies."""
+        while True:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                self._on_report(orjson.loads(line))
+            code = proc.wait()
+            with self._progress:
+                for key, value in self._running.items():
+                    self._ended[key] += value
+                    self._running[key] = 0
+                if self._done or self._aborted:
+                    return
+                cursor = self._cursor
+            log.error(
+                "Prediction log: the store writer process exited (code %s); starting a new one.",
+                code,
+            )
+            time.sleep(_RESTART_AFTER_S)
+            # The batch after the last checkpoint may be in the store already: check it.
+            settings = replace(
+                settings,
+                cursor=cursor,
+                verify_until=Position(cursor.segment, cursor.line + self._batch_size),
+            )
+            proc = self._spawn(settings)
+
+    def _on_report(self, message: dict[str, Any]) -> None:
+        if "log" in message:
+            name, level, text = message["log"]
+            logging.getLogger(name).log(level, "%s", text)
+            return
+        with self._progress:
+            if message.get("done"):
+                self._done = True
+            else:
+                self._cursor = Position(*message["cursor"])
+                for key in self._running:
+                    self._running[key] = message[key]
+            self._progress.notify_all()
+
+    def _send(self, command: str) -> None:
+        if self._channel is not None:
+            self._channel.commands.put(command)
+            return
+        with self._send_lock:
+            proc = self._proc
+            if proc is None or proc.stdin is None:
+                return
+            try:
+                proc.stdin.write(command.encode() + b"\n")
+                proc.stdin.flush()
+            except OSError:  # the writer is gone; the relay starts a new one
+                pass
+
     # ------------------------------------------------------------------------- statistics
+
+    def _count(self, key: str) -> int:
+        with self._progress:
+            return self._ended[key] + self._running[key]
 
     @property
     def queued(self) -> int:
-        """Records accepted by :meth:`record` since start."""
-        with self._lock:
-            return self._taken + len(self._queue)
+        """Records accepted by :meth:`record`."""
+        return self._taken + len(self._queue)
 
     @property
     def written(self) -> int:
         """Records inserted into the store."""
-        return self._written
+        return self._count("written")
 
     @property
     def spilled(self) -> int:
-        """Records the store writer had to read back from disk (it fell behind, or the store was
-        down), not counting those :attr:`recovered` from an earlier process."""
-        return self._spilled
+        """Records the store writer read while it was behind (a full batch or more waited on
+        disk: the store was slow or down), not counting those :attr:`recovered`."""
+        return self._count("spilled")
 
     @property
     def lost(self) -> int:
-        """Records known to be lost: memory full, torn in a crash, or refused by the store."""
-        return self._lost
+        """Records known to be lost: memory full before start, torn in a crash, refused by the
+        store, unreadable."""
+        with self._lock:
+            return self._lost + self._count("lost")
 
     @property
     def recovered(self) -> int:
@@ -326,261 +451,13 @@ class PredictionLog:
     @property
     def queue_depth(self) -> int:
         """Records waiting for the store, in memory or on disk."""
-        return len(self._queue) + len(self._ahead) + max(0, self._journaled - self._consumed)
+        if not self._started:
+            return len(self._queue)
+        with self._progress:
+            cursor = self._cursor
+        return self._journal.pending(cursor)
 
     @property
     def spill_folder(self) -> Path:
         """The slot of the spill folder this log uses (after :meth:`start`)."""
         return self._journal.folder
-
-    # ------------------------------------------------------------------------- collector
-
-    def _collect_loop(self) -> None:
-        while True:
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            last = self._closed  # read before draining: records queued before close() get in
-            try:
-                self._collect()
-            except Exception:  # keep the thread alive whatever a record holds
-                log.exception("Prediction log: collecting records failed")
-            with self._cond:
-                self._cycles += 1
-                self._cond.notify_all()
-            if last:
-                return
-
-    def _collect(self) -> None:
-        queue = self._queue
-        with self._lock:
-            records = [queue.popleft() for _ in range(len(queue))]
-            self._taken += len(records)
-        self._hand_off_ahead()  # journaled already: before the records journaled below
-        for first in range(0, len(records), self._batch_size):
-            self._journal_batch(records[first : first + self._batch_size])
-        try:
-            with self._append_lock:
-                self._journal.sync()
-        except OSError as exc:
-            log.warning("Prediction log: fsync of the spill segment failed: %s", exc)
-
-    def _hand_off_ahead(self) -> None:
-        """The records :meth:`record` wrote ahead, in batches of consecutive journal lines."""
-        ahead = self._ahead
-        taken = [ahead.popleft() for _ in range(len(ahead))]
-        with self._lock:
-            self._taken += len(taken)
-        batch: list[tuple[Position, Position, Row]] = []
-        for item in taken:
-            # A segment rotated (or abandoned after an I/O error) between two records.
-            if batch and (len(batch) == self._batch_size or item[0] != batch[-1][1]):
-                self._hand_off(batch[0][0], batch[-1][1], [row for _, _, row in batch])
-                batch = []
-            batch.append(item)
-        if batch:
-            self._hand_off(batch[0][0], batch[-1][1], [row for _, _, row in batch])
-
-    def _journal_batch(self, records: list[PredictionRecord]) -> None:
-        rows: list[Row] = []
-        lines: list[bytes] = []
-        for rec in records:
-            encoded = self._encoded(rec)
-            if encoded is not None:
-                rows.append(encoded[0])
-                lines.append(encoded[1])
-        if not rows:
-            return
-        try:
-            with self._append_lock:
-                start, end = self._journal.append(lines)
-        except Exception:
-            log.exception("Prediction log: %d record(s) lost, the spill write failed", len(rows))
-            self._count_lost(len(rows))
-            return
-        self._hand_off(start, end, rows)
-
-    def _hand_off(self, start: Position, end: Position, rows: list[Row]) -> None:
-        """Give the writer the journaled rows ``start``..``end`` from memory, or leave them to
-        be read back from disk when memory holds enough already."""
-        with self._lock:
-            keep = self._handoff_rows + len(rows) <= self._handoff_cap
-            if keep:
-                self._handoff_rows += len(rows)
-            else:
-                self._spilled += len(rows)
-            self._journaled += len(rows)
-        if keep:
-            self._handoff.append(_Batch(start, end, rows, len(rows), from_disk=False))
-        with self._cond:
-            self._published = max(self._published, end)
-            self._cond.notify_all()
-
-    def _drop_queued(self, reason: str) -> None:
-        with self._lock:
-            count = len(self._queue)
-            self._queue.clear()
-            self._taken += count
-            self._lost += count
-        if count:
-            log.warning("Prediction log %s: %d queued record(s) lost.", reason, count)
-
-    def _count_lost(self, count: int) -> None:
-        with self._lock:
-            self._lost += count
-
-    # ------------------------------------------------------------------------- store writer
-
-    def _write_loop(self) -> None:
-        failures = 0
-        batch: _Batch | None = None
-        while not self._abort.is_set():
-            try:
-                if batch is None:
-                    batch = self._next_batch()
-                if batch is None:
-                    with self._cond:
-                        if self._collector_done and not self._handoff and not self._has_more():
-                            return
-                        self._cond.wait(self._interval)
-                    continue
-                stored = self._store_batch(batch)
-                if stored:
-                    self._advance(batch)
-                    batch = None
-            except Exception:  # the journal failed (disk): keep the thread alive and retry
-                log.exception("Prediction log: the store writer failed")
-                stored = False
-            failures = 0 if stored else failures + 1
-            if failures:
-                self._abort.wait(min(_MAX_BACKOFF_S, 0.05 * 2**failures))
-
-    def _has_more(self) -> bool:
-        return self._cursor < self._journal.end
-
-    def _next_batch(self) -> _Batch | None:
-        while True:
-            handoff = self._handoff
-            # A batch the journal was read past, wholly or in part (it was published on disk
-            # before it reached the hand-off): the rest of it comes from disk.
-            while handoff and handoff[0].start < self._cursor:
-                self._release(handoff.popleft())
-            head = handoff[0] if handoff else None
-            if head is not None and head.start == self._cursor:
-                self._release(handoff.popleft())
-                return head
-            # Not past what the collector has handed off: later lines come from memory.
-            stop = self._published if head is None else head.start
-            lines, after = self._journal.read(self._cursor, self._batch_size, stop)
-            if lines:
-                return self._from_disk(lines, after)
-            if after == self._cursor:
-                return None
-            self._cursor = after  # a finished segment: move on and let the journal delete it
-            self._journal.commit(after)
-
-    def _release(self, batch: _Batch) -> None:
-        with self._lock:
-            self._handoff_rows -= batch.lines
-
-    def _from_disk(self, lines: list[bytes], after: Position) -> _Batch:
-        rows: list[Row] = []
-        for line in lines:
-            try:
-                rows.append(decode(line))
-            except (ValueError, KeyError, TypeError):
-                self._count_lost(1)
-                log.warning(
-                    "Prediction log: skipping an unreadable line in %s", self._journal.folder
-                )
-        return _Batch(self._cursor, after, rows, len(lines), from_disk=True)
-
-    def _store_batch(self, batch: _Batch) -> bool:
-        """Insert the batch (True), or leave it for a retry because the store failed (False)."""
-        rows = batch.rows
-        verify = self._verify_until is not None and batch.start < self._verify_until
-        try:
-            with self._store.write() as conn:
-                if verify:
-                    rows = not_stored(conn, rows)
-                if rows:
-                    self._bulk.insert(conn, rows)
-        except _REFUSED:
-            inserted = self._insert_one_by_one(rows)
-            if inserted is None:
-                return False
-        except _UNAVAILABLE as exc:
-            self._store_down(exc)
-            return False
-        else:
-            inserted = len(rows)
-        if self._down_since is not None:
-            log.info(
-                "Prediction log: the store is back after %.0f s.",
-                time.monotonic() - self._down_since,
-            )
-            self._down_since = None
-        with self._lock:
-            self._written += inserted
-        if len(rows) < len(batch.rows):
-            log.info(
-                "Prediction log: %d record(s) were already in the store (written before a crash).",
-                len(batch.rows) - len(rows),
-            )
-        return True
-
-    def _insert_one_by_one(self, rows: list[Row]) -> int | None:
-        """Insert row by row, each in a savepoint: rows the store refuses are lost and logged."""
-        refused: list[tuple[Row, Exception]] = []
-        try:
-            with self._store.write() as conn:
-                for row in rows:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(self._insert, [row])
-                    except _REFUSED as refusal:
-                        refused.append((row, refusal))
-        except _UNAVAILABLE as exc:
-            self._store_down(exc)
-            return None
-        if refused:
-            self._count_lost(len(refused))
-            first, reason = refused[0]
-            log.error(
-                "Prediction log: the store refused %d record(s), lost (first: request %r: %s).",
-                len(refused),
-                first["request_id"],
-                _reason(reason),
-            )
-        return len(rows) - len(refused)
-
-    def _store_down(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if self._down_since is None:
-            self._down_since = now
-        if now - self._reported >= _REPORT_EVERY_S:
-            self._reported = now
-            log.warning(
-                "Prediction log: cannot write to the store (%s); %d record(s) wait in %s.",
-                _reason(exc),
-                self.queue_depth,
-                self._journal.folder,
-            )
-
-    def _advance(self, batch: _Batch) -> None:
-        with self._cond:
-            self._cursor = batch.end
-            self._consumed += batch.lines
-            self._cond.notify_all()
-        try:
-            self._journal.commit(batch.end)
-        except OSError as exc:  # the batch is in the store: never write it again
-            log.warning("Prediction log: cannot update the spill checkpoint: %s", exc)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _left(deadline: float) -> float:
-    return max(0.0, deadline - time.monotonic())

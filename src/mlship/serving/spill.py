@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 _SUFFIX = ".jsonl"
 _CHECKPOINT = "checkpoint.json"
 _LOCK = "LOCK"
+_WRITER_LOCK = "WRITER"
+_ORPHAN_WAIT_S = 10.0
 _READ_CHUNK = 1 << 20
 
 
@@ -96,7 +98,7 @@ class SpillJournal:
         # Byte offset just past the last complete line of every segment not yet deleted.
         self._ends: dict[int, int] = {}
         self._lines: dict[int, int] = {}
-        self._active = 0
+        self._active = self._first_active = 0
         self._map: mmap.mmap | None = None
         self._fd: int | None = None
         self._capacity = 0
@@ -115,6 +117,12 @@ class SpillJournal:
         """Just past the last record appended so far."""
         with self._lock:
             return Position(self._active, self._lines[self._active], self._ends[self._active])
+
+    @property
+    def first_active(self) -> int:
+        """The first segment this journal appends to: earlier ones are finished (after
+        :meth:`open`)."""
+        return self._first_active
 
     # ------------------------------------------------------------------------- opening
 
@@ -153,7 +161,7 @@ class SpillJournal:
             verify_until = Position(existing[-1] + 1, 0)  # no telling how far the store got
         elif verify_until is None and existing:
             verify_until = Position(start.segment, start.line + window)
-        self._active = max([*existing, start.segment - 1]) + 1
+        self._active = self._first_active = max([*existing, start.segment - 1]) + 1
         self._ends[self._active], self._lines[self._active] = 0, 0
         if not existing:
             start = Position(self._active, 0, 0)
@@ -178,32 +186,41 @@ class SpillJournal:
 
     # ------------------------------------------------------------------------- appending
 
-    def append(self, lines: Sequence[bytes]) -> tuple[Position, Position]:
-        """Append newline-terminated ``lines``; returns where they start and end.
+    def append(self, lines: Sequence[bytes]) -> None:
+        """Append newline-terminated ``lines``.
 
         On an I/O error (a segment that cannot be created or reserved: the disk is full) the
         segment is closed at its last complete line (the next append opens a new one) and the
-        error is raised: those lines are not in the journal.
+        error is raised: those lines are not in the journal. One appending thread at a time.
         """
-        data = b"".join(lines)
+        data = lines[0] if len(lines) == 1 else b"".join(lines)
+        size = len(data)
+        mapped, active = self._map, self._active
+        end = self._ends[active]
+        if mapped is None or end + size > self._capacity:
+            self._append_new(data, len(lines))
+            return
+        mapped[end : end + size] = data  # the request path: a copy, no system call
+        self._dirty = True
         with self._lock:
-            active, end, count = self._active, self._ends[self._active], self._lines[self._active]
-        if self._map is not None and end + len(data) > self._capacity:
+            self._ends[active] = end + size
+            self._lines[active] += len(lines)
+
+    def _append_new(self, data: bytes, count: int) -> None:
+        """Append to a new segment (the first, or the active one is full)."""
+        if self._map is not None:
             self._rotate()
-            active, end, count = self._active, 0, 0
+        active = self._active
         try:
-            if self._map is None:
-                self._map_segment(active, max(self._segment_bytes, len(data)))
+            self._map_segment(active, max(self._segment_bytes, len(data)))
             assert self._map is not None
-            self._map[end : end + len(data)] = data
+            self._map[0 : len(data)] = data
         except OSError:
-            self._abandon(active, end)
+            self._abandon(active, 0)
             raise
         self._dirty = True
-        stop = Position(active, count + len(lines), end + len(data))
         with self._lock:
-            self._ends[active], self._lines[active] = stop.offset, stop.line
-        return Position(active, count, end), stop
+            self._ends[active], self._lines[active] = len(data), count
 
     def sync(self, *, force: bool = False) -> None:
         """msync the active segment when the interval has passed (crash of the machine)."""
@@ -252,82 +269,62 @@ class SpillJournal:
             finally:
                 os.close(fd)
 
-    # ------------------------------------------------------------------------- reading
-
-    def read(
-        self, cursor: Position, limit: int, stop: Position | None = None
-    ) -> tuple[list[bytes], Position]:
-        """Up to ``limit`` lines from ``cursor`` (stopping before ``stop``), and the next cursor.
-
-        At the end of a closed segment the next cursor is the start of the following one, with no
-        lines: commit it to delete the finished segment.
-        """
-        with self._lock:
-            active = self._active
-            end = self._ends.get(cursor.segment, 0)
-            later = [n for n in self._ends if n > cursor.segment]
-        if stop is not None and stop.segment == cursor.segment:
-            limit = min(limit, stop.line - cursor.line)
-        if cursor.offset >= end or limit <= 0:
-            if cursor.segment < active and cursor.offset >= end:
-                return [], Position(min(later), 0, 0)
-            return [], cursor
-        lines: list[bytes] = []
-        offset = cursor.offset
-        with open(self._segment_path(cursor.segment), "rb") as file:
-            file.seek(offset)
-            while len(lines) < limit and offset < end:
-                line = file.readline()
-                if not line.endswith(b"\n"):
-                    break  # cannot happen below a published end; be safe
-                lines.append(line)
-                offset += len(line)
-        return lines, Position(cursor.segment, cursor.line + len(lines), offset)
-
-    def commit(self, cursor: Position) -> None:
-        """Record that everything before ``cursor`` is in the store; delete finished segments."""
-        with self._lock:
-            done = [n for n in self._ends if n < cursor.segment and n != self._active]
-            for number in done:
-                del self._ends[number], self._lines[number]
-        checkpoint = {
-            "segment": cursor.segment,
-            "line": cursor.line,
-            "offset": cursor.offset,
-            "window": self._window,
-        }
-        tmp = self.folder / f"{_CHECKPOINT}.tmp"
-        tmp.write_bytes(orjson.dumps(checkpoint))
-        os.replace(tmp, self.folder / _CHECKPOINT)
-        for number in done:
-            _unlink(self._segment_path(number))
-
     def pending(self, cursor: Position) -> int:
         """Records from ``cursor`` to the end of the journal."""
         with self._lock:
+            for number in [n for n in self._lines if n < cursor.segment and n != self._active]:
+                del self._ends[number], self._lines[number]  # the writer has deleted them
             total = sum(n for seg, n in self._lines.items() if seg >= cursor.segment)
         return max(0, total - cursor.line)
 
     # ------------------------------------------------------------------------- closing
 
-    def close(self, cursor: Position | None = None) -> None:
-        """Close the active segment (deleting it if ``cursor`` is past it) and free the slot."""
+    def seal(self) -> None:
+        """Stop appending: fsync the active segment and cut it at its last line."""
         try:
             self.sync(force=True)
         except OSError as exc:
             log.warning("Could not fsync the prediction log spill segment: %s", exc)
         self._close_file()
+
+    def release(self, cursor: Position | None = None) -> None:
+        """Free the slot, after :meth:`seal`; with ``cursor`` past the end (everything is in the
+        store) the checkpoint moves there and the folder is left empty."""
         if cursor is not None and self._dir is not None and cursor >= self.end:
-            with self._lock:
-                self._active += 1
-                self._ends[self._active], self._lines[self._active] = 0, 0
-            self.commit(Position(self._active, 0, 0))
+            done = Position(self._active + 1, 0, 0)
+            write_checkpoint(self.folder, done, self._window)
+            for number in _segment_numbers(self.folder):
+                if number < done.segment:
+                    _unlink(self._segment_path(number))
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
 
     def _segment_path(self, number: int) -> Path:
-        return self.folder / f"{number:020d}{_SUFFIX}"
+        return segment_path(self.folder, number)
+
+
+def segment_path(folder: Path, number: int) -> Path:
+    """The file of segment ``number`` in the slot ``folder``."""
+    return folder / f"{number:020d}{_SUFFIX}"
+
+
+def write_checkpoint(folder: Path, cursor: Position, window: int) -> None:
+    """Record atomically that everything before ``cursor`` is in the store."""
+    checkpoint = {
+        "segment": cursor.segment,
+        "line": cursor.line,
+        "offset": cursor.offset,
+        "window": window,
+    }
+    tmp = folder / f"{_CHECKPOINT}.tmp"
+    tmp.write_bytes(orjson.dumps(checkpoint))
+    os.replace(tmp, folder / _CHECKPOINT)
+
+
+def segment_numbers(folder: Path) -> list[int]:
+    """The segments in the slot ``folder``, in order."""
+    return sorted(_segment_numbers(folder))
 
 
 def _take_slot(root: Path) -> tuple[Path, int]:
@@ -343,7 +340,37 @@ def _take_slot(root: Path) -> tuple[Path, int]:
             os.close(fd)
             index += 1
             continue
-        return folder, fd
+        if _writer_gone(folder):
+            return folder, fd
+        os.close(fd)  # the writer of a dead process is still at work: leave the slot to it
+        index += 1
+
+
+def hold_writer_lock(folder: Path) -> int:
+    """Wait for and take the store writer's lock on the slot ``folder``; returns its fd.
+
+    A store writer outlives a server killed with ``kill -9`` by one batch at most; holding this
+    lock keeps the next server from reading the slot's checkpoint before that batch is done."""
+    fd = os.open(folder / _WRITER_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _writer_gone(folder: Path) -> bool:
+    """Whether no store writer holds the slot (waiting a little for one that is finishing)."""
+    fd = os.open(folder / _WRITER_LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        deadline = time.monotonic() + _ORPHAN_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+    finally:
+        os.close(fd)  # releases the lock if taken
 
 
 def _segment_numbers(folder: Path) -> list[int]:

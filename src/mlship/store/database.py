@@ -92,8 +92,11 @@ class Store:
         self._engine.dispose()
 
 
-def open_store(db_url: str, *, migrate: bool = True) -> Store:
+def open_store(db_url: str, *, migrate: bool = True, create: bool = True) -> Store:
     """Open the database at ``db_url``, creating and migrating its tables when needed.
+
+    With ``create=False`` the folder of a SQLite file is not created (a missing one is an error
+    when the store is first used).
 
     >>> store = open_store("sqlite://")
     >>> store.dialect
@@ -106,18 +109,18 @@ def open_store(db_url: str, *, migrate: bool = True) -> Store:
             f"MLSHIP_DB_URL is not a database URL: {db_url!r}. "
             "Use e.g. 'sqlite:///path/mlship.db' or 'postgresql+psycopg://user@host/db'."
         ) from None
-    engine = _create_engine(url)
+    engine = _create_engine(url, create=create)
     store = Store(engine)
     if migrate:
         _migrate(store)
     return store
 
 
-def _create_engine(url: sa.URL) -> Engine:
+def _create_engine(url: sa.URL, *, create: bool) -> Engine:
     backend = url.get_backend_name()
     if backend == "sqlite":
         database = url.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if create and database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine, in_memory=not database or database == ":memory:")
