@@ -369,6 +369,28 @@ def test_a_killed_process_loses_no_record_it_accepted(
     assert segments(spill) == []
 
 
+def test_a_killed_store_writer_is_replaced_and_loses_nothing(
+    stores: StoreFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store writer is a process of its own: when it dies, the log starts a new one, which
+    writes the rest from the checkpoint without writing any record twice."""
+    store = stores()
+    with PredictionLog(store, tmp_path / "spill", batch_size=50) as plog:
+        for i in range(200):
+            plog.record(rec(i))
+        assert plog.flush(timeout=20) is True
+        writer = plog.writer_pid
+        assert writer is not None and writer != os.getpid()
+        os.kill(writer, signal.SIGKILL)
+        for i in range(200, 400):
+            plog.record(rec(i))
+        assert plog.flush(timeout=30) is True
+    ids = [r.request_id for r in stored(store)]
+    assert ids == [f"r-{i}" for i in range(400)]
+    assert (plog.written, plog.lost) == (400, 0)
+    assert "the store writer process exited" in caplog.text
+
+
 FULL_DISK = textwrap.dedent(
     """
     import logging, resource, signal, sys

@@ -21,6 +21,7 @@ import logging
 import os
 import queue
 import select
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -379,6 +380,10 @@ def main() -> None:
     """The writer process: settings on the first line of stdin, then commands."""
     from mlship.store import open_store
 
+    # Ctrl-C in a terminal, or a signal to the server's process group, is for the server: it
+    # stops this process with "stop" (after it has drained) or by closing the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     channel = PipeChannel(sys.stdin.buffer, sys.stdout.buffer)
     try:
         db_url, settings = WriterSettings.from_json(channel.settings_line())

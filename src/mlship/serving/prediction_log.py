@@ -458,6 +458,12 @@ class PredictionLog:
         return self._journal.pending(cursor)
 
     @property
+    def writer_pid(self) -> int | None:
+        """The store writer's process id (None before start, or when it runs as a thread)."""
+        proc = self._proc
+        return None if proc is None else proc.pid
+
+    @property
     def spill_folder(self) -> Path:
         """The slot of the spill folder this log uses (after :meth:`start`)."""
         return self._journal.folder
