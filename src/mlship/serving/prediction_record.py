@@ -156,7 +156,9 @@ def _without_nul(value: Any) -> Any:
 
 def _fit(name: str, value: Any) -> str:
     # The server validates these; clipping is the last defence against a row the store refuses
-    # forever (which would stall the log behind it).
-    text = str(value).replace("\x00", "\ufffd")
+    # forever (which would stall the log behind it). NULs are gone already (_without_nul).
     limit = _LIMITS[name]
+    if type(value) is str and len(value) <= limit:
+        return value
+    text = str(value)
     return text if len(text) <= limit else text[:limit]

@@ -11,6 +11,7 @@ crash of the machine too. A closed segment is cut to its last line. Layout of a 
     spill/
       slot-0/                      one per live PredictionLog (one per server worker)
         LOCK                       flock'ed by the PredictionLog that owns the slot
+        WRITER                     flock'ed by its store writer process (which may outlive it)
         checkpoint.json            how far the store has the records: segment, line, byte offset
         00000000000000000007.jsonl a closed segment, read back and deleted once in the store
         00000000000000000008.jsonl the active segment, appended to (NUL bytes after its last line)
@@ -19,7 +20,8 @@ A segment is never appended to after a restart: the last line of a crashed proce
 be torn, and counts as lost; the NUL padding after it is not data (a JSON line never holds a
 NUL byte). Writing a batch to the store and then moving the checkpoint is not
 atomic, so after a crash the batch right after the checkpoint may already be in the store:
-:attr:`Recovery.verify_until` tells the reader to check for it.
+:attr:`Recovery.verify_until` tells the reader to check for it. The store writer reads and
+commits through :class:`mlship.serving.spill_reader.JournalReader`.
 """
 
 from __future__ import annotations
@@ -74,10 +76,11 @@ class Recovery:
 
 
 class SpillJournal:
-    """Append-only segments of JSON lines in one slot of ``folder``, and a checkpoint.
+    """Append-only segments of JSON lines in one slot of ``folder``: the appending side.
 
-    One thread appends (:meth:`append`, :meth:`sync`) and one other thread reads and commits
-    (:meth:`read`, :meth:`commit`); the shared state is guarded by a lock.
+    One thread at a time appends (:meth:`append`); other threads may read :attr:`end` and
+    :meth:`pending`. The store writer reads the segments and moves the checkpoint from its own
+    process (:mod:`mlship.serving.spill_reader`).
     """
 
     def __init__(

@@ -1,0 +1,56 @@
+"""The store writer's side of the spill journal: complete lines only, finished segments, commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlship.serving.spill import Position, segment_path
+from mlship.serving.spill_reader import JournalReader
+
+
+def test_a_line_still_being_copied_is_not_read(tmp_path: Path) -> None:
+    """A copy into the mapped segment may fill a line's end before its middle: a line holding a
+    NUL byte is not complete yet, whatever follows it."""
+    path = segment_path(tmp_path, 0)
+    path.write_bytes(b'["a"]\n["b' + b"\0\0" + b'"]\n' + b"\0" * 64)
+    reader = JournalReader(tmp_path, first_active=0, window=10)
+    lines, after = reader.read(Position(0, 0, 0), 10)
+    assert lines == [b'["a"]']
+    assert after == Position(0, 1, 6)
+    path.write_bytes(b'["a"]\n["bc"]\n' + b"\0" * 64)  # the copy finished
+    lines, after = reader.read(after, 10)
+    assert lines == [b'["bc"]']
+    assert after.offset == 13
+
+
+def test_the_active_segment_is_left_only_once_a_later_one_exists(tmp_path: Path) -> None:
+    segment_path(tmp_path, 3).write_bytes(b'["a"]\n')
+    reader = JournalReader(tmp_path, first_active=3, window=10)
+    lines, after = reader.read(Position(3, 0, 0), 10)
+    assert (lines, after) == ([b'["a"]'], Position(3, 1, 6))
+    assert reader.read(after, 10) == ([], after)  # more may come: stay
+    segment_path(tmp_path, 4).write_bytes(b'["b"]\n')
+    assert reader.read(after, 10) == ([], Position(4, 0, 0))
+    reader.commit(Position(4, 0, 0))
+    assert not segment_path(tmp_path, 3).exists()
+    assert (tmp_path / "checkpoint.json").exists()
+
+
+def test_a_line_longer_than_a_read_chunk_is_read_whole(tmp_path: Path) -> None:
+    long = b'["' + b"x" * (3 << 20) + b'"]'
+    segment_path(tmp_path, 0).write_bytes(long + b"\n" + b'["y"]\n')
+    reader = JournalReader(tmp_path, first_active=0, window=10)
+    lines, after = reader.read(Position(0, 0, 0), 10)
+    assert lines == [long, b'["y"]']
+    assert after == Position(0, 2, len(long) + 7)
+
+
+def test_segments_of_an_earlier_process_are_finished_once_read(tmp_path: Path) -> None:
+    """A crashed process's segment ends in a torn line and NUL padding; the new process has not
+    created its first segment yet."""
+    segment_path(tmp_path, 1).write_bytes(b'["a"]\n["tor' + b"\0" * 32)
+    reader = JournalReader(tmp_path, first_active=2, window=10)
+    lines, after = reader.read(Position(1, 0, 0), 10)
+    assert lines == [b'["a"]']
+    assert reader.read(after, 10) == ([], Position(2, 0, 0))
+    assert reader.read(Position(2, 0, 0), 10) == ([], Position(2, 0, 0))
