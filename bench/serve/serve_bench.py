@@ -12,9 +12,11 @@ its processes used per request at concurrency 32 is read from ``/proc``: other w
 moves it far less than it moves req/s. Prints the figures and the targets, writes
 ``bench/results/serve.json``; exits 1 if a target is missed.
 
-Each mlship server is measured ``--repeat`` times (default 3), the rounds interleaved with the
+Each mlship server is measured ``--repeat`` times (default 5), the rounds interleaved with the
 other mlship servers', and the round with the median concurrency-32 throughput is reported: the
-logging on/off ratio moved by ±20 % between single runs on this 2-core machine.
+logging on/off ratio moved by ±20 % between single runs on this 2-core machine, and with two
+workers the kernel's split of wrk's 32 connections between them (anywhere from 9/23 to 16/16)
+moves throughput by as much.
 
 ``--profile KEY`` records the measured concurrency-32 run of server KEY with ``py-spy``
 (installed in the same environment) into ``bench/results/profiles/``.
@@ -598,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=3,
+        default=5,
         help="rounds of every mlship server, interleaved; the median round counts",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "serve.json")
