@@ -61,6 +61,7 @@ __all__ = ["PredictionLog", "PredictionRecord"]
 log = logging.getLogger(__name__)
 
 _RESTART_AFTER_S = 1.0
+_MAX_RESTART_AFTER_S = 30.0
 _KILL_AFTER_S = 10.0
 
 
@@ -361,10 +362,13 @@ class PredictionLog:
 
     def _run_process(self, proc: subprocess.Popen[bytes], settings: WriterSettings) -> None:
         """Relay the writer process's reports; start a new one if it dies."""
+        delay = _RESTART_AFTER_S
         while True:
             assert proc.stdout is not None
+            reported = False
             for line in proc.stdout:
                 self._on_report(orjson.loads(line))
+                reported = True
             code = proc.wait()
             with self._progress:
                 for key, value in self._running.items():
@@ -373,11 +377,16 @@ class PredictionLog:
                 if self._done or self._aborted:
                     return
                 cursor = self._cursor
+            # One that cannot even start (a broken environment) is retried less and less often.
+            delay = _RESTART_AFTER_S if reported else min(_MAX_RESTART_AFTER_S, delay * 2)
             log.error(
-                "Prediction log: the store writer process exited (code %s); starting a new one.",
+                "Prediction log: the store writer process exited (code %s); starting a new one "
+                "in %.0f s. Records wait in %s meanwhile.",
                 code,
+                delay,
+                settings.folder,
             )
-            time.sleep(_RESTART_AFTER_S)
+            time.sleep(delay)
             # The batch after the last checkpoint may be in the store already: check it.
             settings = replace(
                 settings,
