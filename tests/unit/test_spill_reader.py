@@ -1,9 +1,15 @@
-"""The store writer's side of the spill journal: complete lines only, finished segments, commit."""
+"""The store writer's side of the spill journal: complete lines only, finished segments, commit,
+and the lines themselves."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
+from mlship.serving.prediction_record import PredictionRecord, decode, encode
 from mlship.serving.spill import Position, segment_path
 from mlship.serving.spill_reader import JournalReader
 
@@ -54,3 +60,38 @@ def test_segments_of_an_earlier_process_are_finished_once_read(tmp_path: Path) -
     assert lines == [b'["a"]']
     assert reader.read(after, 10) == ([], Position(2, 0, 0))
     assert reader.read(Position(2, 0, 0), 10) == ([], Position(2, 0, 0))
+
+
+def test_a_line_of_an_earlier_version_still_decodes() -> None:
+    """Spill folders outlive upgrades: a line written as one JSON object (before 0.4) is read."""
+    old = (
+        b'{"request_id":"r-1","at":"2024-05-01T12:00:00+00:00","model":"fraud","version":4,'
+        b'"role":"stable","inputs":[{"amount":12.5}],"outputs":[0],"latency_ms":1.5,'
+        b'"error":null}\n'
+    )
+    row = decode(old)
+    assert row["at"] == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert (row["inputs"], row["outputs"], row["scores"]) == ('[{"amount":12.5}]', "[0]", None)
+
+
+def test_a_record_round_trips_with_nul_and_tab_characters_made_safe() -> None:
+    """Tabs separate a line's parts and cannot occur inside them; PostgreSQL refuses NUL in
+    JSONB, so NUL becomes U+FFFD in every part."""
+    rec = PredictionRecord(
+        "r-\t1",
+        datetime(2024, 5, 1, 12, 30, tzinfo=UTC),
+        "fraud",
+        2,
+        "candidate",
+        [{"name\x00": "a\tb\x00"}],
+        np.array([1]),
+        2.5,
+        "ValueError: bad\x00input",
+        np.array([[0.25, 0.75]]),
+    )
+    row = decode(encode(rec))
+    assert row["request_id"] == "r-\t1"
+    assert row["at"] == datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+    assert json.loads(row["inputs"]) == [{"name\ufffd": "a\tb\ufffd"}]
+    assert (row["outputs"], row["scores"]) == ("[1]", "[[0.25,0.75]]")
+    assert row["error"] == "ValueError: bad\ufffdinput"
