@@ -125,26 +125,18 @@ def monitor(
 def _loop(
     watcher: Any, models: list[str] | None, interval_s: float, as_json: bool, settings: Any
 ) -> None:
-    import signal
-    import threading
+    from mlship.cli.signals import StopSignals
 
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     if not as_json:
         out().print(f"Monitoring every {interval_s:g} s; Ctrl-C stops.")
     try:
-        while not stop.is_set():
-            results = watcher.tick(models)
-            _show(results, as_json, settings, compact=True)
-            stop.wait(interval_s)
+        with StopSignals() as signals:
+            while not signals.stopped:
+                results = watcher.tick(models)
+                _show(results, as_json, settings, compact=True)
+                signals.sleep(interval_s)
     finally:
         watcher.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _fail_on_errors(results: list[MonitorResult]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -208,6 +207,7 @@ def status(
     from mlship.errors import ConfigError, NotFound
     from mlship.registry import Registry
     from mlship.rollout import DeploymentStore
+    from mlship.rollout.deployments import status_document
 
     registry = Registry.from_env()
     if report or html is not None or slices:
@@ -229,7 +229,7 @@ def status(
         return _status_table(current(), registry.history(name))
 
     def snapshot() -> dict[str, Any]:
-        return _status_json(current(), registry.history(name))
+        return status_document(current(), registry.history(name))
 
     if as_json and watch:
         _stream_json(snapshot, interval_s=1.0)
@@ -249,13 +249,6 @@ def status(
             return
 
 
-def _status_json(deployment: Deployment, events: list[Event]) -> dict[str, Any]:
-    """The deployment and its rollout events (every ledger event but registrations and
-    metadata updates), JSON-ready."""
-    rollout_events = [e.to_dict() for e in events if e.kind not in ("registered", "updated")]
-    return {**deployment.to_dict(), "events": rollout_events}
-
-
 def _stream_json(snapshot: Callable[[], dict[str, Any]], *, interval_s: float) -> None:
     """Print ``snapshot()`` as one JSON line every ``interval_s`` seconds (NDJSON, flushed each
     time so that ``| jq`` shows it at once) until SIGINT or SIGTERM, then return: Ctrl-C is how
@@ -264,26 +257,17 @@ def _stream_json(snapshot: Callable[[], dict[str, Any]], *, interval_s: float) -
     The signals only set a flag, checked between lines: a Ctrl-C raised in the middle of a write
     would leave half a JSON object for the reader.
     """
-    stopped = False
+    from mlship.cli.signals import StopSignals
 
-    def request_stop(signum: int, frame: object) -> None:
-        nonlocal stopped
-        stopped = True
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stopped:
-            print_json(snapshot(), indent=None)
-            sys.stdout.flush()
-            deadline = time.monotonic() + interval_s
-            while not stopped and time.monotonic() < deadline:
-                time.sleep(0.05)  # short naps: Ctrl-C ends the watch at once, not a second later
-    except BrokenPipeError:
-        # Python flushes stdout again on exit: point it at /dev/null, or that fails once more.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with StopSignals() as signals:
+        try:
+            while not signals.stopped:
+                print_json(snapshot(), indent=None)
+                sys.stdout.flush()
+                signals.sleep(interval_s)
+        except BrokenPipeError:
+            # Python flushes stdout again on exit: point it at /dev/null, or that fails once more.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _status_table(deployment: Deployment, events: list[Event]) -> object:

@@ -22,7 +22,7 @@ from mlship.store.schema import aliases, deployments, events, models
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from mlship.registry import ModelVersion, Registry
+    from mlship.registry import Event, ModelVersion, Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,3 +316,14 @@ def serving_version(registry: Registry, model: str) -> ModelVersion:
         return registry.get(f"{model}@production")
     except VersionNotFound:
         return registry.get(model)
+
+
+# Ledger events that are not about rollouts: left out of a deployment's status.
+_NOT_ROLLOUT_EVENTS = ("registered", "updated")
+
+
+def status_document(deployment: Deployment, history: list[Event]) -> dict[str, Any]:
+    """The deployment and its rollout events (every ledger event but registrations and metadata
+    updates), JSON-ready: what ``mlship status NAME --json`` prints and the admin API returns."""
+    rollout_events = [e.to_dict() for e in history if e.kind not in _NOT_ROLLOUT_EVENTS]
+    return {**deployment.to_dict(), "events": rollout_events}

@@ -23,6 +23,7 @@ from mlship.errors import InvalidInput, NotFound, SmokeTestFailed
 from mlship.registry import Registry
 from mlship.rollout import CanaryConfig, Rollouts
 from mlship.rollout.blue_green import DEFAULT_STANDBY_S, MAX_STANDBY_S
+from mlship.rollout.deployments import status_document
 from mlship.serving.admin import (
     ActionBody,
     DeployBody,
@@ -41,8 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin", tags=["admin"])
-# Ledger events shown by the status, as `mlship status --json` does.
-_NOT_ROLLOUT_EVENTS = ("registered", "updated")
 
 
 class SwitchableDeployBody(DeployBody):
@@ -172,9 +171,7 @@ async def status(name: str, request: Request) -> Response:
         deployment = state.deployments.get(name)
         if deployment is None:
             raise NotFound(f"{name!r} has no deployment. Deploy it: mlship deploy {name}@VERSION")
-        history = state.registry.history(name)
-        events = [e.to_dict() for e in history if e.kind not in _NOT_ROLLOUT_EVENTS]
-        return {**deployment.to_dict(), "events": events}
+        return status_document(deployment, state.registry.history(name))
 
     return json_response(await asyncio.to_thread(read))
 
