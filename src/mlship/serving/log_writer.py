@@ -24,6 +24,7 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -148,7 +149,7 @@ class LogWriter:
                 self._reader.seal()
             if batch is None:
                 before = self._cursor
-                batch = self._next_batch(failures > 0)
+                batch = self._next_batch()
                 if batch is None and self._cursor != before:
                     self._report(channel)  # moved past finished segments
             if batch is None:
@@ -159,7 +160,7 @@ class LogWriter:
                 self._sync()
                 wait = settings.interval_s
                 continue
-            if self._store_batch(batch, channel):
+            if self._store_batch(batch):
                 full = batch.lines >= settings.batch_size
                 self._advance(batch)
                 self._report(channel)
@@ -171,17 +172,17 @@ class LogWriter:
 
     # ------------------------------------------------------------------------- reading
 
-    def _next_batch(self, behind: bool) -> _Batch | None:
+    def _next_batch(self) -> _Batch | None:
         while True:
             lines, after = self._reader.read(self._cursor, self._settings.batch_size)
             if lines:
-                return self._decoded(lines, after, behind)
+                return self._decoded(lines, after)
             if after == self._cursor:
                 return None
             self._cursor = after  # a finished segment: move on and let the reader delete it
             self._reader.commit(after)
 
-    def _decoded(self, lines: list[bytes], after: Position, behind: bool) -> _Batch:
+    def _decoded(self, lines: list[bytes], after: Position) -> _Batch:
         rows: list[Row] = []
         for line in lines:
             try:
@@ -191,8 +192,9 @@ class LogWriter:
                 log.warning(
                     "Prediction log: skipping an unreadable line in %s", self._reader.folder
                 )
+        # A full batch: more waited on disk behind it (the store was slow or down).
         full = len(lines) >= self._settings.batch_size
-        if (behind or full) and self._cursor >= self._settings.recovered_until:
+        if full and self._cursor >= self._settings.recovered_until:
             self._spilled += len(lines)
         return _Batch(self._cursor, after, rows, len(lines))
 
@@ -208,7 +210,7 @@ class LogWriter:
 
     # ------------------------------------------------------------------------- writing
 
-    def _store_batch(self, batch: _Batch, channel: Channel) -> bool:
+    def _store_batch(self, batch: _Batch) -> bool:
         """Insert the batch (True), or leave it for a retry because the store failed (False)."""
         rows = batch.rows
         verify_until = self._settings.verify_until
@@ -309,7 +311,7 @@ def _reason(exc: BaseException) -> str:
 class QueueChannel:
     """Commands from a queue, progress to a callback: the writer as a thread."""
 
-    def __init__(self, on_report: Any) -> None:
+    def __init__(self, on_report: Callable[[dict[str, Any]], None]) -> None:
         self.commands: queue.Queue[str] = queue.Queue()
         self._on_report = on_report
 

@@ -132,7 +132,6 @@ class PredictionLog:
         self._proc: subprocess.Popen[bytes] | None = None
         self._channel: QueueChannel | None = None
         self._relay: threading.Thread | None = None
-        self._settings: WriterSettings | None = None
         self._started = self._closed = self._stopping = self._aborted = False
         self._done = False
         self._cursor = Position(0, 0, 0)
@@ -154,11 +153,8 @@ class PredictionLog:
                 return
             self._queue.append(rec)
             return
-        try:
-            line = encode(rec)
-        except Exception:
-            log.exception("Prediction log: cannot serialize request %r", rec.request_id)
-            self._count_lost(1)
+        line = self._encoded(rec)
+        if line is None:
             return
         with self._append_lock:
             if self._closed:
@@ -173,6 +169,15 @@ class PredictionLog:
                 self._count_lost(1)
                 return
             self._taken += 1
+
+    def _encoded(self, rec: PredictionRecord) -> bytes | None:
+        """``rec``'s spill line; None (counted lost, logged) if it cannot be serialized."""
+        try:
+            return encode(rec)
+        except Exception:
+            log.exception("Prediction log: cannot serialize request %r", rec.request_id)
+            self._count_lost(1)
+            return None
 
     def _refuse(self) -> None:
         with self._lock:
@@ -210,7 +215,7 @@ class PredictionLog:
                 journal.folder,
             )
         self._journal_queued()
-        self._settings = WriterSettings(
+        settings = WriterSettings(
             folder=journal.folder,
             cursor=recovery.cursor,
             first_active=journal.first_active,
@@ -220,7 +225,7 @@ class PredictionLog:
             verify_until=recovery.verify_until,
             recovered_until=Position(journal.first_active, 0, 0),
         )
-        self._launch(self._settings)
+        self._launch(settings)
         self._started = True
         return self
 
@@ -229,13 +234,8 @@ class PredictionLog:
         queue = self._queue
         records = [queue.popleft() for _ in range(len(queue))]
         for first in range(0, len(records), self._batch_size):
-            lines: list[bytes] = []
-            for rec in records[first : first + self._batch_size]:
-                try:
-                    lines.append(encode(rec))
-                except Exception:
-                    log.exception("Prediction log: cannot serialize request %r", rec.request_id)
-                    self._count_lost(1)
+            encoded = [self._encoded(rec) for rec in records[first : first + self._batch_size]]
+            lines = [line for line in encoded if line is not None]
             if not lines:
                 continue
             try:

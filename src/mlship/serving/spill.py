@@ -105,7 +105,6 @@ class SpillJournal:
         self._map: mmap.mmap | None = None
         self._fd: int | None = None
         self._capacity = 0
-        self._last_sync = 0.0
         self._dirty = False
 
     @property
@@ -225,14 +224,15 @@ class SpillJournal:
         with self._lock:
             self._ends[active], self._lines[active] = len(data), count
 
-    def sync(self, *, force: bool = False) -> None:
-        """msync the active segment when the interval has passed (crash of the machine)."""
+    def sync(self) -> None:
+        """msync the active segment (unless fsync is off): it survives a crash of the machine.
+
+        Called when a segment is closed; the store writer fsyncs the active one every
+        ``fsync_interval_s`` from its own process."""
         if self._map is None or not self._dirty or self._fsync_interval_s is None:
             return
-        now = time.monotonic()
-        if force or now - self._last_sync >= self._fsync_interval_s:
-            self._map.flush()
-            self._last_sync, self._dirty = now, False
+        self._map.flush()
+        self._dirty = False
 
     def _map_segment(self, number: int, size: int) -> None:
         """Create segment ``number`` with ``size`` bytes reserved on disk and map it."""
@@ -246,7 +246,7 @@ class SpillJournal:
         self._fd, self._capacity = fd, size
 
     def _rotate(self) -> None:
-        self.sync(force=True)
+        self.sync()
         self._close_file()
         with self._lock:
             self._active += 1
@@ -285,7 +285,7 @@ class SpillJournal:
     def seal(self) -> None:
         """Stop appending: fsync the active segment and cut it at its last line."""
         try:
-            self.sync(force=True)
+            self.sync()
         except OSError as exc:
             log.warning("Could not fsync the prediction log spill segment: %s", exc)
         self._close_file()
