@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from mlship.serving.prediction_record import PredictionRecord, decode, encode
 from mlship.serving.spill import Position, segment_path
@@ -95,3 +96,24 @@ def test_a_record_round_trips_with_nul_and_tab_characters_made_safe() -> None:
     assert json.loads(row["inputs"]) == [{"name\ufffd": "a\tb\ufffd"}]
     assert (row["outputs"], row["scores"]) == ("[1]", "[[0.25,0.75]]")
     assert row["error"] == "ValueError: bad\ufffdinput"
+
+
+def test_the_writer_fsyncs_the_journal_while_it_is_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that always finds a full batch never goes idle; it must fsync all the same.
+    fsync is observed, not replaced by a fake disk: there is no other way to see it."""
+    from mlship.serving import log_writer
+    from mlship.serving.log_writer import STOP, LogWriter, QueueChannel, WriterSettings
+    from mlship.store import open_store
+
+    line = encode(PredictionRecord("r", datetime.now(UTC), "m", 1, "stable", [{"a": 1}], [0], 1.0))
+    segment_path(tmp_path, 0).write_bytes(line * 50)
+    synced: list[int] = []
+    monkeypatch.setattr(log_writer.os, "fsync", lambda fd: synced.append(fd))
+    settings = WriterSettings(tmp_path, Position(0, 0, 0), 1, 5, 0.2, 0.0, None, Position(0, 0, 0))
+    store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
+    channel = QueueChannel(lambda message: None)
+    channel.commands.put(STOP)
+    LogWriter(store, settings).run(channel)
+    assert len(synced) >= 10  # ten full batches of five, an fsync before each

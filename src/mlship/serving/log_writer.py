@@ -147,6 +147,7 @@ class LogWriter:
             if command == STOP:
                 stopping = True
                 self._reader.seal()
+            self._sync()  # every interval, busy or idle: a machine crash loses at most that
             if batch is None:
                 before = self._cursor
                 batch = self._next_batch()
@@ -157,7 +158,6 @@ class LogWriter:
                     self._report(channel)
                     channel.report({"done": True})
                     return
-                self._sync()
                 wait = settings.interval_s
                 continue
             if self._store_batch(batch):
