@@ -1,4 +1,5 @@
-"""One ``mlship serve`` process of a multi-replica test: started, awaited, killed or stopped."""
+"""One ``mlship serve`` process of a multi-replica test: started, awaited, killed or stopped;
+and waiting for any ``mlship serve`` process to be ready."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,27 @@ import pytest
 
 OBEY_WITHIN_S = 1.0
 """The issue's bound: every replica serves a rollback this long after the command returns."""
+
+
+def wait_ready(
+    url: str,
+    proc: subprocess.Popen[Any],
+    output: Callable[[], object],
+    late: str,
+    timeout: float = 120,
+) -> None:
+    """Poll ``url``/readyz until 200; fail with the server's ``output()`` if it exits first,
+    or with ``late`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, output()
+        assert time.monotonic() < deadline, late
+        time.sleep(0.2)
 
 
 @dataclass
@@ -49,16 +72,13 @@ class Replica:
 
     def wait_ready(self, timeout: float = 120) -> None:
         assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, f"{self.name} was not ready in {timeout} s"
-            time.sleep(0.2)
+        wait_ready(
+            self.url,
+            self.proc,
+            lambda: self.log.read_text(errors="replace")[-3000:],
+            f"{self.name} was not ready in {timeout} s",
+            timeout,
+        )
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs (a crash, an OOM kill)."""

@@ -15,6 +15,7 @@ import pytest
 
 from mlship.registry import Registry
 from tests.conftest import fit_logreg, free_port
+from tests.integration.replicas import wait_ready
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -70,16 +71,7 @@ def test_serve_answers_then_logs_export_after_sigterm(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "mlship serve did not become ready"
-            time.sleep(0.2)
+        wait_ready(url, proc, proc.communicate, "mlship serve did not become ready")
         rows = numeric_frame.drop(columns=["is_fraud"]).head(20).to_dict("records")
         for row in rows:
             assert (
@@ -113,16 +105,9 @@ def _start(env: dict[str, str], port: int) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "mlship serve did not become ready"
-        time.sleep(0.2)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(url, proc, proc.communicate, "mlship serve did not become ready")
+    return proc
 
 
 def test_kill_9_mid_canary_then_restart_resumes_the_same_step(
