@@ -117,3 +117,33 @@ def test_the_writer_fsyncs_the_journal_while_it_is_busy(
     channel.commands.put(STOP)
     LogWriter(store, settings).run(channel)
     assert len(synced) >= 10  # ten full batches of five, an fsync before each
+
+
+@pytest.mark.parametrize("populate", ["kernel", "refused"])
+def test_appends_across_faulted_in_chunks_read_back_whole(
+    tmp_path: Path, populate: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal faults pages in ahead of the appends (MADV_POPULATE_WRITE, 256 KiB at a
+    time); on a kernel that refuses the advice (here: an advice number no kernel knows) the
+    pages fault in one at a time instead. Either way every line reads back, across chunk and
+    segment boundaries."""
+    import mlship.serving.spill as spill
+
+    if populate == "refused":
+        monkeypatch.setattr(spill, "_MADV_POPULATE_WRITE", 9999)
+    journal = spill.SpillJournal(tmp_path, segment_bytes=600 << 10)
+    journal.open()
+    lines = [json.dumps([i, "x" * (i % 700)]).encode() + b"\n" for i in range(3000)]
+    for line in lines:
+        journal.append((line,))
+    assert journal._populate is (populate == "kernel")
+    journal.seal()
+    reader = JournalReader(journal.folder, first_active=journal.first_active + 99, window=10)
+    got: list[bytes] = []
+    cursor = Position(0, 0, 0)
+    while True:
+        batch, cursor = reader.read(cursor, 1000)
+        if not batch and cursor.segment > journal.end.segment:
+            break
+        got += batch
+    assert got == [line.rstrip(b"\n") for line in lines]
