@@ -4,8 +4,9 @@ Every prediction record is appended to the journal before it is written to the s
 records wait on disk, in order, for as long as the store is down. The active segment is a file
 of ``segment_bytes`` reserved up front (``posix_fallocate``: a full disk is an error when the
 segment opens, never a crash while writing) and mapped into memory: an append is a copy into the
-kernel's page cache, with no system call and no release of the GIL, and survives a ``kill -9``
-of the process the moment it returns. :meth:`SpillJournal.sync` (``msync``) makes it survive a
+kernel's page cache, with no release of the GIL and no system call but one ``madvise`` every
+256 KiB that faults the next pages in ahead, and survives a ``kill -9`` of the process the moment
+it returns. :meth:`SpillJournal.sync` (``msync``) makes it survive a
 crash of the machine too. A closed segment is cut to its last line. Layout of a folder::
 
     spill/
