@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from mlship.errors import ConfigError, InvalidInput
 from mlship.registry.model_version import Feature, Signature
 from mlship.serving import decode
-from mlship.serving.decode import DecodeOptions, InputDecoder
+from mlship.serving.decode import DecodeOptions, FloatRows, InputDecoder, as_frame
 from mlship.serving.decode_values import SMALL
 
 MIXED = Signature(
@@ -191,12 +191,26 @@ FLOAT_FORMS: dict[str, Callable[[InputDecoder, list[list[float]]], pd.DataFrame]
 }
 
 
+@pytest.mark.parametrize("arrays", [False, True], ids=["frame", "float_arrays"])
 @pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("form", FLOAT_FORMS)
-def test_every_form_decodes_floats_to_the_same_frame(form: str, n: int) -> None:
+def test_every_form_decodes_floats_to_the_same_frame(form: str, n: int, arrays: bool) -> None:
+    """With ``float_arrays`` (a model that takes a float array) the rows stay one array, with
+    the same values, in signature order, as the DataFrame would have."""
     rows = float_rows(n)
-    frame = FLOAT_FORMS[form](decoder(FLOATS), rows)
-    pd.testing.assert_frame_equal(frame, pd.DataFrame(np.array(rows), columns=FNAMES))
+    frame = FLOAT_FORMS[form](decoder(FLOATS, float_arrays=arrays), rows)
+    assert (type(frame) is FloatRows) is arrays
+    expected = pd.DataFrame(np.array(rows), columns=FNAMES)
+    pd.testing.assert_frame_equal(as_frame(frame), expected)
+    assert np.array_equal(frame.to_numpy(dtype=np.float64), expected.to_numpy())
+
+
+def test_float_arrays_leave_other_signatures_as_frames() -> None:
+    """Only an all-float signature becomes one array; mixed types need their DataFrame."""
+    rows = mixed_rows(3)
+    frame = decoder(float_arrays=True).rows(rows)
+    assert type(frame) is pd.DataFrame
+    pd.testing.assert_frame_equal(frame, mixed_expected(rows))
 
 
 def test_batch_of_10000_rows_decodes() -> None:

@@ -36,12 +36,14 @@ if TYPE_CHECKING:
     import pandas as pd
     from numpy.typing import NDArray
 
+    from mlship.serving.decode import Frame
+
 __all__ = ["BatchOutput", "BatcherClosed", "BatcherStats", "BatchingOptions", "MicroBatcher"]
 
 logger = logging.getLogger(__name__)
 
 PredictFn = Callable[[Any], "BatchOutput"]
-MergeFn = Callable[[Sequence["pd.DataFrame"]], Any]
+MergeFn = Callable[[Sequence["Frame"]], Any]
 BatchHook = Callable[[int, float], None]
 
 _COST_SAMPLES = 64  # predict calls the cost model is fitted on
@@ -166,7 +168,7 @@ class _CostModel:
 
 @dataclass(slots=True)
 class _Job:
-    frame: pd.DataFrame
+    frame: Frame
     rows: int
     future: asyncio.Future[BatchOutput]
     arrived: float
@@ -254,7 +256,7 @@ class MicroBatcher:
         """Requests waiting for a predict call (not counting the one in flight)."""
         return len(self._queue)
 
-    async def submit(self, frame: pd.DataFrame) -> BatchOutput:
+    async def submit(self, frame: Frame) -> BatchOutput:
         """The output for ``frame``'s rows, from a predict call shared with concurrent requests.
 
         Raises what ``predict`` raised for these rows, or :class:`BatcherClosed` after ``close``.
@@ -294,9 +296,7 @@ class MicroBatcher:
             raise RuntimeError("A MicroBatcher is bound to the event loop of its first submit().")
         return loop
 
-    async def _call_direct(
-        self, loop: asyncio.AbstractEventLoop, frame: pd.DataFrame
-    ) -> BatchOutput:
+    async def _call_direct(self, loop: asyncio.AbstractEventLoop, frame: Frame) -> BatchOutput:
         call = loop.run_in_executor(
             self._executor, _timed_predict, self._predict, self._merge, [frame]
         )
@@ -439,16 +439,18 @@ def _fail(job: _Job, exc: Exception) -> None:
         job.future.set_exception(exc)
 
 
-def _concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    if len(frames) == 1:
-        return frames[0]
+def _concat(frames: Sequence[Frame]) -> pd.DataFrame:
     import pandas as pd
 
-    return pd.concat(frames, ignore_index=True)
+    from mlship.serving.decode import as_frame
+
+    if len(frames) == 1:
+        return as_frame(frames[0])
+    return pd.concat([as_frame(f) for f in frames], ignore_index=True)
 
 
 def _timed_predict(
-    predict: PredictFn, merge: MergeFn, frames: Sequence[pd.DataFrame]
+    predict: PredictFn, merge: MergeFn, frames: Sequence[Frame]
 ) -> tuple[BatchOutput, float]:
     """Runs in the worker thread: merge the frames, predict, check the output is row-aligned."""
     start = time.perf_counter()

@@ -13,8 +13,7 @@ from mlship.serving.router import Route
 from mlship.store import utcnow
 
 if TYPE_CHECKING:
-    import pandas as pd
-
+    from mlship.serving.decode import Frame
     from mlship.serving.runtime import Prediction
     from mlship.serving.state import ServerState
 
@@ -36,7 +35,7 @@ class ModelFailed(MlshipError):
 async def run_prediction(
     state: ServerState,
     route: Route,
-    frame: pd.DataFrame,
+    frame: Frame,
     rid: str,
     protocol: str,
     started: float,
@@ -105,7 +104,7 @@ async def run_prediction(
 async def _fall_back(
     state: ServerState,
     route: Route,
-    frame: pd.DataFrame,
+    frame: Frame,
     rid: str,
     protocol: str,
     started: float,
@@ -141,7 +140,9 @@ async def _fall_back(
                 f"not fit the stable version. Request id {rid}.",
                 rid,
             ) from exc
-        frame = frame[names]
+        from mlship.serving.decode import as_frame
+
+        frame = as_frame(frame)[names]
     return await run_prediction(
         state, Route(stable, "stable"), frame, rid, protocol, started, raw_inputs=logged
     )

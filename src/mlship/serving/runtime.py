@@ -7,13 +7,13 @@ import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlship.serving.batcher import BatchingOptions, BatchOutput, MicroBatcher
-from mlship.serving.decode import DecodeOptions, InputDecoder
+from mlship.serving.decode import DecodeOptions, Frame, InputDecoder, as_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,16 +110,16 @@ class VersionRuntime:
         """Whether requests reach the model as one float array rather than a DataFrame."""
         return self._array_model is not None
 
-    def _merge(self, frames: Sequence[pd.DataFrame]) -> Any:
+    def _merge(self, frames: Sequence[Frame]) -> Any:
         """Runs in a worker thread: the model input of a batch of requests' frames."""
         if self._array_model is not None:
             arrays = [f.to_numpy(dtype=np.float64) for f in frames]
             return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
         if len(frames) == 1:
-            return frames[0]
+            return as_frame(frames[0])
         import pandas as pd
 
-        return pd.concat(frames, ignore_index=True)
+        return pd.concat([as_frame(f) for f in frames], ignore_index=True)
 
     def _predict_batch(self, inputs: Any) -> BatchOutput:
         """Runs in a worker thread: one call of the model for a (merged) batch."""
@@ -165,7 +165,7 @@ class VersionRuntime:
         latency.observe(seconds)
         requests.inc()
 
-    async def predict(self, frame: pd.DataFrame) -> Prediction:
+    async def predict(self, frame: Frame) -> Prediction:
         start = time.perf_counter()
         output = await self.batcher.submit(frame)
         latency = (time.perf_counter() - start) * 1000
@@ -203,6 +203,9 @@ class VersionRuntime:
             return
         if self._numeric:
             self._array_model = _array_twin(self._raw, frame, expected, self._call)
+        if self._array_model is not None:  # requests then skip the DataFrame altogether
+            options = replace(self.decoder.options, float_arrays=True)
+            self.decoder = InputDecoder(self.signature, options)
 
     async def close(self) -> None:
         self._closing = True

@@ -28,8 +28,7 @@ from mlship.serving.prediction_record import PredictionRecord
 from mlship.store import utcnow
 
 if TYPE_CHECKING:
-    import pandas as pd
-
+    from mlship.serving.decode import Frame
     from mlship.serving.observability import ServerMetrics
     from mlship.serving.runtime import VersionRuntime
 
@@ -115,7 +114,7 @@ class ShadowStats:
 @dataclass(frozen=True, slots=True)
 class _Copy:
     runtime: VersionRuntime
-    frame: pd.DataFrame
+    frame: Frame
     request_id: str
     inputs: Any
 
@@ -170,9 +169,7 @@ class ShadowMirror:
 
     # ------------------------------------------------------------------------- request path
 
-    def offer(
-        self, runtime: VersionRuntime, frame: pd.DataFrame, request_id: str, inputs: Any
-    ) -> bool:
+    def offer(self, runtime: VersionRuntime, frame: Frame, request_id: str, inputs: Any) -> bool:
         """Queue a copy of an answered request for ``runtime`` (call on the event loop).
 
         Never blocks and never raises; returns whether the copy was queued. ``frame`` and
@@ -249,7 +246,9 @@ class ShadowMirror:
                 error = f"InvalidInput: the request has no {', '.join(missing)} for the shadow"
                 self._failed(copy, error, 0.0, "input", "422")
                 return
-            frame = frame[names]
+            from mlship.serving.decode import as_frame
+
+            frame = as_frame(frame)[names]
         call = asyncio.ensure_future(runtime.predict(frame))
         try:
             done, _ = await asyncio.wait({call}, timeout=self._settings.timeout_s)
