@@ -205,6 +205,45 @@ def test_every_form_decodes_floats_to_the_same_frame(form: str, n: int, arrays: 
     assert np.array_equal(frame.to_numpy(dtype=np.float64), expected.to_numpy())
 
 
+NUMERIC = Signature(
+    (Feature("amount", "float"), Feature("hour", "int"), Feature("count", "int")), "regression"
+)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_float_arrays_of_a_numeric_signature_stand_for_its_frame(n: int) -> None:
+    """Int features join the float array; as a frame (or as JSON-able values) they are ints
+    again, exactly what the DataFrame path gives."""
+    rng = np.random.default_rng(3)
+    rows = [
+        {"amount": float(a), "hour": int(h), "count": int(c)}
+        for a, h, c in zip(
+            rng.normal(size=n), rng.integers(0, 24, n), rng.integers(-5, 2**40, n), strict=True
+        )
+    ]
+    expected = decoder(NUMERIC).rows(rows)
+    got = decoder(NUMERIC, float_arrays=True).rows(rows)
+    assert type(got) is FloatRows
+    pd.testing.assert_frame_equal(as_frame(got), expected)
+    assert got.to_numpy(dtype=object).tolist() == expected.to_numpy(dtype=object).tolist()
+    assert np.array_equal(got.to_numpy(dtype=np.float64), expected.to_numpy(dtype=np.float64))
+
+
+def test_ints_that_float64_cannot_hold_keep_their_frame() -> None:
+    rows = [{"amount": 1.0, "hour": 3, "count": 2**53 + 1}]
+    got = decoder(NUMERIC, float_arrays=True).rows(rows)
+    assert type(got) is pd.DataFrame
+    assert got["count"].tolist() == [2**53 + 1]
+
+
+def test_int_features_with_missing_values_keep_their_frame() -> None:
+    """A nullable int column has no float array form that gives it back: it stays a frame."""
+    got = decoder(NUMERIC, float_arrays=True, allow_nan={"hour"}).rows(
+        [{"amount": 1.0, "hour": None, "count": 2}]
+    )
+    assert type(got) is pd.DataFrame
+
+
 def test_float_arrays_leave_other_signatures_as_frames() -> None:
     """Only an all-float signature becomes one array; mixed types need their DataFrame."""
     rows = mixed_rows(3)

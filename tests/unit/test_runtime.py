@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from mlship.registry import Registry
+from mlship.serving.decode import FloatRows, as_frame
 from mlship.serving.observability import ServerMetrics
 from mlship.serving.runtime import VersionRuntime
 from mlship.serving.settings import ServeSettings
@@ -27,6 +28,10 @@ def _runtime(registry: Registry, model: Any, frame: pd.DataFrame, name: str) -> 
     )
     runtime.warm_up()
     return runtime
+
+
+def _first(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.drop(columns=["is_fraud"]).head(2).to_dict("records")  # type: ignore[return-value]
 
 
 async def _answers(runtime: VersionRuntime, rows: pd.DataFrame) -> list[Any]:
@@ -50,6 +55,10 @@ def test_a_numeric_model_takes_arrays_and_answers_as_with_frames(
         .iloc[:40]
         .astype({"hour": "int64", "amount": "float64", "distance": "float64"})
     )
+    # Requests then never become DataFrames: the decoder hands over the float array.
+    decoded = runtime.decoder.rows(rows.head(3).to_dict("records"))
+    assert type(decoded) is FloatRows
+    pd.testing.assert_frame_equal(as_frame(decoded), rows.head(3).reset_index(drop=True))
     got = asyncio.run(_answers(runtime, rows))
     expected_proba = model.predict_proba(rows)
     expected = model.predict(rows)
@@ -65,6 +74,7 @@ def test_a_pipeline_selecting_columns_by_name_keeps_its_frame(
     model = fit_pipeline(transactions)
     runtime = _runtime(registry, model, transactions, "fraud")
     assert not runtime.takes_arrays
+    assert type(runtime.decoder.rows(_first(transactions))) is pd.DataFrame
     rows = transactions.drop(columns=["is_fraud"]).iloc[:10]
     got = asyncio.run(_answers(runtime, rows))
     assert [g[0] for g in got] == model.predict(rows).tolist()

@@ -60,6 +60,7 @@ _V2_FORM: Final = (
     "(Open Inference Protocol v2)"
 )
 _SEQUENCES: Final = frozenset({list, tuple})
+_FLOAT_EXACT: Final = 2**53
 
 # pandas' private constructor skips the per-column work of the public one (27 µs instead of 200 µs
 # for 20 columns of one row); `_assemble` falls back to the public one if it is gone or changed.
@@ -81,8 +82,9 @@ class DecodeOptions:
     max_batch_rows: int = 10_000
     allow_nan: frozenset[str] = frozenset()
     float_arrays: bool = False
-    """Rows of an all-float signature come out as :class:`FloatRows` rather than a DataFrame
-    (for a model that takes a float array: pandas 3 takes ~20 µs to build a one-row frame)."""
+    """Rows of a numeric signature (float features, and int features without missing values)
+    come out as :class:`FloatRows` rather than a DataFrame, for a model that takes a float array:
+    pandas 3 takes ~20 µs to build a one-row frame."""
 
     def __post_init__(self) -> None:
         if self.unknown_features not in ("reject", "ignore"):
@@ -105,19 +107,21 @@ class DecodeOptions:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class FloatRows:
-    """Decoded rows of an all-float signature: one float64 array, columns in signature order.
+    """Decoded rows of a numeric signature: one float64 array, columns in signature order.
 
-    It answers what the server asks of a decoded frame (``len``, ``columns``, ``to_numpy``);
-    :func:`as_frame` makes the DataFrame where a model or a column selection needs one.
+    It answers what the server asks of a decoded frame (``len``, ``columns``, ``to_numpy``) as
+    the DataFrame it stands for would; :func:`as_frame` makes that DataFrame (``ints``: the
+    positions of the int features, int64 there) where a model or a column selection needs one.
 
     >>> import numpy as np
-    >>> rows = FloatRows(np.array([[1.0, 2.0]]), pd.Index(["a", "b"]))
-    >>> len(rows), list(rows.columns), as_frame(rows)["b"].tolist()
-    (1, ['a', 'b'], [2.0])
+    >>> rows = FloatRows(np.array([[1.5, 2.0]]), pd.Index(["a", "n"]), ints=(1,))
+    >>> len(rows), list(rows.columns), as_frame(rows)["n"].tolist(), rows.to_numpy(object).tolist()
+    (1, ['a', 'n'], [2], [[1.5, 2]])
     """
 
     values: np.ndarray[Any, np.dtype[np.float64]]
     columns: pd.Index
+    ints: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.values)
@@ -125,11 +129,16 @@ class FloatRows:
     def to_numpy(self, dtype: Any = None) -> np.ndarray[Any, Any]:
         if dtype is None or np.dtype(dtype) == np.float64:
             return self.values
+        if self.ints:
+            return self.to_frame().to_numpy(dtype=dtype)
         return self.values.astype(dtype)
 
     def to_frame(self) -> pd.DataFrame:
         index = pd.RangeIndex(len(self.values))
-        return pd.DataFrame(self.values, columns=self.columns, index=index, copy=False)
+        frame = pd.DataFrame(self.values, columns=self.columns, index=index, copy=False)
+        if self.ints:
+            frame = frame.astype({self.columns[i]: np.int64 for i in self.ints})
+        return frame
 
 
 Frame = pd.DataFrame | FloatRows
@@ -152,6 +161,7 @@ class InputDecoder:
         "_arrays",
         "_columns",
         "_index",
+        "_ints",
         "_max_rows",
         "_name_set",
         "_names",
@@ -188,7 +198,11 @@ class InputDecoder:
             COLUMNS[f.dtype](f.name, f.name in options.allow_nan) for f in features
         )
         self._all_float = all(f.dtype == "float" for f in features)
-        self._arrays = self._all_float and options.float_arrays
+        self._arrays = options.float_arrays and all(
+            f.dtype == "float" or (f.dtype == "int" and f.name not in options.allow_nan)
+            for f in features
+        )
+        self._ints = tuple(i for i, f in enumerate(features) if f.dtype == "int")
         self._pick = _tuple_getter(names)
         self._reject = options.unknown_features == "reject"
         self._max_rows = options.max_batch_rows
@@ -523,6 +537,9 @@ class InputDecoder:
         return self._assemble(arrays, n)
 
     def _assemble(self, arrays: list[Any], n: int) -> Frame:
+        if self._arrays and not self._all_float and _exact_in_float(arrays, self._ints):
+            values = np.column_stack(arrays).astype(np.float64, copy=False)
+            return FloatRows(values, self._index, self._ints)
         if self._all_float:
             return self._float_frame(np.column_stack(arrays))
         if _FROM_ARRAYS is not None:
@@ -552,6 +569,15 @@ def _output_names(outputs: object) -> list[str]:
     ):
         raise malformed('"outputs" must be a list of objects with a "name".', "outputs")
     return [o["name"] for o in outputs]
+
+
+def _exact_in_float(arrays: list[Any], ints: tuple[int, ...]) -> bool:
+    """Whether the int columns' values survive float64 (within ±2**53) unchanged."""
+    for i in ints:
+        column = arrays[i]
+        if len(column) and (column.max() > _FLOAT_EXACT or column.min() < -_FLOAT_EXACT):
+            return False
+    return True
 
 
 def _plain_numbers(rows: Sequence[Sequence[Any]]) -> bool:
