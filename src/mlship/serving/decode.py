@@ -129,9 +129,11 @@ class FloatRows:
     def to_numpy(self, dtype: Any = None) -> np.ndarray[Any, Any]:
         if dtype is None or np.dtype(dtype) == np.float64:
             return self.values
-        if self.ints:
-            return self.to_frame().to_numpy(dtype=dtype)
-        return self.values.astype(dtype)
+        out = self.values.astype(dtype)
+        if self.ints and out.dtype == object:  # as a DataFrame gives them: Python ints
+            for i in self.ints:
+                out[:, i] = self.values[:, i].astype(np.int64)
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         index = pd.RangeIndex(len(self.values))
