@@ -31,7 +31,7 @@ def _runtime(registry: Registry, model: Any, frame: pd.DataFrame, name: str) -> 
 
 
 def _first(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return frame.drop(columns=["is_fraud"]).head(2).to_dict("records")  # type: ignore[return-value]
+    return frame.drop(columns=["is_fraud"]).head(2).to_dict("records")
 
 
 async def _answers(runtime: VersionRuntime, rows: pd.DataFrame) -> list[Any]:

@@ -440,13 +440,9 @@ def _fail(job: _Job, exc: Exception) -> None:
 
 
 def _concat(frames: Sequence[Frame]) -> pd.DataFrame:
-    import pandas as pd
+    from mlship.serving.decode import concat_frames  # pandas only once a batch is merged
 
-    from mlship.serving.decode import as_frame
-
-    if len(frames) == 1:
-        return as_frame(frames[0])
-    return pd.concat([as_frame(f) for f in frames], ignore_index=True)
+    return concat_frames(frames)
 
 
 def _timed_predict(

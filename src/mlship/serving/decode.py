@@ -3,9 +3,8 @@
 An :class:`InputDecoder` is compiled once per model version from its signature. Every request form
 the server speaks (native rows or columns, MLflow scoring JSON and CSV, Open Inference Protocol v2)
 ends as a frame with exactly the signature's columns, in its order, with its dtypes (for a model
-that takes a float array, rows of an all-float signature stay one array: :class:`FloatRows`) — or
-as an
-:class:`~mlship.errors.InvalidInput` naming the field, the row and the expected type, whose
+that takes a float array, rows of a numeric signature stay one array: :class:`FloatRows`) — or as
+an :class:`~mlship.errors.InvalidInput` naming the field, the row and the expected type, whose
 ``status`` is 400 (malformed structure), 422 (a value that does not fit) or 413 (too many rows).
 Nothing a body holds raises anything else.
 
@@ -42,7 +41,7 @@ from mlship.serving.decode_values import (
     malformed,
 )
 
-__all__ = ["DecodeOptions", "FloatRows", "Frame", "InputDecoder", "as_frame"]
+__all__ = ["DecodeOptions", "FloatRows", "Frame", "InputDecoder", "as_frame", "concat_frames"]
 
 _NATIVE_FORM: Final = (
     'a JSON object {"inputs": [{"feature": value, ...}, ...]} or '
@@ -149,7 +148,14 @@ Frame = pd.DataFrame | FloatRows
 
 def as_frame(frame: Frame) -> pd.DataFrame:
     """``frame`` as a DataFrame (built from :class:`FloatRows` if need be)."""
-    return frame.to_frame() if type(frame) is FloatRows else frame  # type: ignore[return-value]
+    return frame.to_frame() if isinstance(frame, FloatRows) else frame
+
+
+def concat_frames(frames: Sequence[Frame]) -> pd.DataFrame:
+    """The rows of ``frames``, in order, as one DataFrame (a model that takes DataFrames)."""
+    if len(frames) == 1:
+        return as_frame(frames[0])
+    return pd.concat([as_frame(f) for f in frames], ignore_index=True)
 
 
 class InputDecoder:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlship.serving.batcher import BatchingOptions, BatchOutput, MicroBatcher
-from mlship.serving.decode import DecodeOptions, Frame, InputDecoder, as_frame
+from mlship.serving.decode import DecodeOptions, Frame, InputDecoder, concat_frames
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,11 +115,7 @@ class VersionRuntime:
         if self._array_model is not None:
             arrays = [f.to_numpy(dtype=np.float64) for f in frames]
             return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-        if len(frames) == 1:
-            return as_frame(frames[0])
-        import pandas as pd
-
-        return pd.concat([as_frame(f) for f in frames], ignore_index=True)
+        return concat_frames(frames)
 
     def _predict_batch(self, inputs: Any) -> BatchOutput:
         """Runs in a worker thread: one call of the model for a (merged) batch."""
