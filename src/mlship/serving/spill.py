@@ -6,8 +6,8 @@ of ``segment_bytes`` reserved up front (``posix_fallocate``: a full disk is an e
 segment opens, never a crash while writing) and mapped into memory: an append is a copy into the
 kernel's page cache, with no release of the GIL and no system call but one ``madvise`` every
 256 KiB that faults the next pages in ahead, and survives a ``kill -9`` of the process the moment
-it returns. :meth:`SpillJournal.sync` (``msync``) makes it survive a
-crash of the machine too. A closed segment is cut to its last line. Layout of a folder::
+it returns. :meth:`SpillJournal.sync` (``msync``) makes it survive a crash of the machine too.
+A closed segment is cut to its last line. Layout of a folder::
 
     spill/
       slot-0/                      one per live PredictionLog (one per server worker)
@@ -215,19 +215,17 @@ class SpillJournal:
             self._ends[active] = end + size
             self._lines[active] += len(lines)
         if end + size > self._populated:
-            self._populate_ahead(end + size)
+            self._populate_ahead(mapped, end + size)
 
-    def _populate_ahead(self, end: int) -> None:
+    def _populate_ahead(self, mapped: mmap.mmap, end: int) -> None:
         """Fault in the next chunk of the mapped segment past ``end``, in one system call."""
-        if self._map is None:
-            return
         start = end - end % mmap.PAGESIZE
         stop = min(self._capacity, start + _POPULATE_CHUNK)
         self._populated = stop
         if not self._populate or stop <= start:
             return
         try:
-            self._map.madvise(_MADV_POPULATE_WRITE, start, stop - start)
+            mapped.madvise(_MADV_POPULATE_WRITE, start, stop - start)
         except OSError:  # an older kernel: the pages fault in one at a time as they are written
             self._populate = False
 
@@ -237,16 +235,15 @@ class SpillJournal:
             self._rotate()
         active = self._active
         try:
-            self._map_segment(active, max(self._segment_bytes, len(data)))
-            assert self._map is not None
-            self._map[0 : len(data)] = data
+            mapped = self._map_segment(active, max(self._segment_bytes, len(data)))
+            mapped[0 : len(data)] = data
         except OSError:
             self._abandon(active, 0)
             raise
         self._dirty = True
         with self._lock:
             self._ends[active], self._lines[active] = len(data), count
-        self._populate_ahead(len(data))
+        self._populate_ahead(mapped, len(data))
 
     def sync(self) -> None:
         """msync the active segment (unless fsync is off): it survives a crash of the machine.
@@ -258,16 +255,17 @@ class SpillJournal:
         self._map.flush()
         self._dirty = False
 
-    def _map_segment(self, number: int, size: int) -> None:
+    def _map_segment(self, number: int, size: int) -> mmap.mmap:
         """Create segment ``number`` with ``size`` bytes reserved on disk and map it."""
         fd = os.open(self._segment_path(number), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             os.posix_fallocate(fd, 0, size)
-            self._map = mmap.mmap(fd, size)
+            mapped = mmap.mmap(fd, size)
         except BaseException:
             os.close(fd)
             raise
-        self._fd, self._capacity, self._populated = fd, size, 0
+        self._map, self._fd, self._capacity, self._populated = mapped, fd, size, 0
+        return mapped
 
     def _rotate(self) -> None:
         self.sync()
