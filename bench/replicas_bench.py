@@ -69,6 +69,8 @@ http {{
         listen 127.0.0.1:{port};
         location / {{
             proxy_pass http://mlship;
+            # The client's Host: the replicas answer only to names on their allow-list.
+            proxy_set_header Host $host;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_connect_timeout 1s;

@@ -31,6 +31,18 @@ def serve(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a non-loopback host without MLSHIP_TOKEN.")
     ] = False,
+    docs: Annotated[
+        bool,
+        typer.Option("--docs", help="Serve Swagger UI at /docs (its script comes from a CDN)."),
+    ] = False,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A name clients may send as Host besides the bound address and loopback "
+            "(repeatable; '*' allows any). Other hosts are refused (421): DNS rebinding.",
+        ),
+    ] = None,
 ) -> None:
     """Serve every deployed model (and --model references) over HTTP."""
     import uvicorn
@@ -53,6 +65,8 @@ def serve(
         max_batch_size=max_batch_size,
         max_wait_ms=max_wait_ms,
         log_predictions=log_predictions,
+        allowed_hosts=tuple(allowed_host) if allowed_host else None,
+        docs=docs or None,
     )
     if not settings.is_loopback and not settings.token and not insecure:
         raise ConfigError(

@@ -21,9 +21,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlship import __version__
 from mlship.errors import MlshipError
-from mlship.serving import admin, admin_rollout, mlflow_protocol, native, v2
+from mlship.serving import admin, admin_rollout, feedback, mlflow_protocol, native, v2
 from mlship.serving.error_table import INTERNAL, STORE_BUSY, error_answer
 from mlship.serving.fast_predict import FastPredict, Receive, Scope, Send
+from mlship.serving.host_guard import HostGuard
 from mlship.serving.http import json_response, state_of
 from mlship.serving.state import ServerState
 
@@ -68,12 +69,20 @@ def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
             await state.close()
 
     app = ServingApp(
+        HostGuard.for_server(settings.host, settings.allowed_hosts, has_token=bool(settings.token)),
         title="mlship",
         version=__version__,
         summary="Model inference: native, Open Inference Protocol v2 and MLflow scoring.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    if settings.docs:
+        from mlship.serving.api_docs import add_docs
+
+        add_docs(app)
     app.include_router(native.router)
+    app.include_router(feedback.router)
     app.include_router(v2.router)
     app.include_router(mlflow_protocol.router)
     app.include_router(admin.router)
@@ -87,18 +96,36 @@ def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
 
 
 class ServingApp(FastAPI):
-    """FastAPI, but the hot route (``POST /models/{name}/predict``) is answered before Starlette's
-    middleware stack: its error, telemetry and body-limit layers cost ~20 µs a request, and
-    :class:`~mlship.serving.fast_predict.FastPredict` does its own error handling and body
-    limit. Every other request goes through FastAPI as usual."""
+    """FastAPI, but the ``Host`` allow-list is checked first, on every route
+    (:mod:`~mlship.serving.host_guard`), and the hot route (``POST /models/{name}/predict``) is
+    answered before Starlette's middleware stack: its error, telemetry and body-limit layers
+    cost ~20 µs a request, and :class:`~mlship.serving.fast_predict.FastPredict` does its own
+    error handling and body limit. Every other request goes through FastAPI as usual."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, host_guard: HostGuard, **options: Any) -> None:
         super().__init__(**options)
+        self._hosts = host_guard
         self._fast = FastPredict(super().__call__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            host = next((v for k, v in scope["headers"] if k == b"host"), None)
+            if not self._hosts.allows(host):
+                assert host is not None
+                await _misdirected(self._hosts.refusal(host), scope, send)
+                return
         scope["app"] = self
         await self._fast(scope, receive, send)
+
+
+async def _misdirected(body: bytes, scope: Scope, send: Send) -> None:
+    """421 Misdirected Request (a websocket is closed before it is accepted)."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 421, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _limit_threads(settings: ServeSettings) -> None:

@@ -20,7 +20,10 @@ def settings_to_env(settings: ServeSettings) -> str:
     data = asdict(settings)
     data["spill_dir"] = str(settings.spill_dir)
     data["models"] = list(settings.models)
-    data.pop("token", None)  # the token stays in MLSHIP_TOKEN: never copied around
+    data["allowed_hosts"] = list(settings.allowed_hosts)
+    # The tokens stay in MLSHIP_TOKEN / MLSHIP_FEEDBACK_TOKEN: never copied around.
+    data.pop("token", None)
+    data.pop("feedback_token", None)
     return json.dumps(data)
 
 
@@ -30,9 +33,11 @@ def settings_from_env() -> ServeSettings:
     values = {k: v for k, v in raw.items() if k in known}
     if "spill_dir" in values:
         values["spill_dir"] = Path(values["spill_dir"])
-    if "models" in values:
-        values["models"] = tuple(values["models"])
+    for key in ("models", "allowed_hosts"):
+        if key in values:
+            values[key] = tuple(values[key])
     values["token"] = os.environ.get("MLSHIP_TOKEN") or None
+    values["feedback_token"] = os.environ.get("MLSHIP_FEEDBACK_TOKEN") or None
     return ServeSettings(**values)
 
 

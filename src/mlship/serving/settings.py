@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from mlship.errors import ConfigError
+
+# '*', a name or IPv4 address, or an IPv6 address (bracketed or not); never a port or a path.
+_HOST_NAME = re.compile(
+    r"\*|[A-Za-z0-9_.\-]{1,253}|\[?[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*\]?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +26,13 @@ class ServeSettings:
     workers: int = 1
     token: str | None = None
     """``MLSHIP_TOKEN``: bearer token for admin routes; required to bind a non-loopback host."""
+    feedback_token: str | None = None
+    """``MLSHIP_FEEDBACK_TOKEN``: a token that may post feedback labels (and nothing else), for
+    a label pipeline that should not hold the admin token; the admin token works too."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``--allowed-host`` / ``MLSHIP_ALLOWED_HOSTS`` (comma-separated): names besides the bound
+    address and loopback that clients may send as ``Host``; ``*`` allows any
+    (:mod:`mlship.serving.host_guard`)."""
     models: tuple[str, ...] = ()
     """References served without a deployment record (``--model fraud@production``)."""
     max_batch_rows: int = 10_000
@@ -43,6 +56,9 @@ class ServeSettings:
     """How often the controller judges running canaries."""
     threads_per_worker: int | None = None
     """BLAS/OpenMP threads per worker (default 1: batching, not threads, uses the cores)."""
+    docs: bool = False
+    """``--docs``: serve Swagger UI at ``/docs`` (its assets come from a CDN, so it is off by
+    default; ``/openapi.json`` is always served)."""
     monitor: bool = False
     """``MLSHIP_MONITOR=1``: run the drift monitor in this server (one leader among replicas),
     configured by ``MLSHIP_MONITOR_*`` variables and ``mlship.toml``
@@ -77,6 +93,12 @@ class ServeSettings:
                 self.refresh_interval_s,
                 self.refresh_interval_s > 0,
                 "a number > 0",
+            ),
+            (
+                "allowed_hosts",
+                list(self.allowed_hosts),
+                all(_HOST_NAME.fullmatch(h) for h in self.allowed_hosts),
+                "host names or addresses without a scheme, path or port (or '*')",
             ),
         ]
         for name, value, ok, must in checks:
@@ -116,8 +138,11 @@ class ServeSettings:
         flag = (env.get("MLSHIP_MONITOR") or "").strip().lower()
         if flag not in ("", "0", "1", "true", "false", "yes", "no", "on", "off"):
             raise ConfigError(f"MLSHIP_MONITOR must be 1 or 0. Got {flag!r} instead.")
+        hosts = tuple(h.strip() for h in (env.get("MLSHIP_ALLOWED_HOSTS") or "").split(","))
         base = cls(
             token=env.get("MLSHIP_TOKEN") or None,
+            feedback_token=env.get("MLSHIP_FEEDBACK_TOKEN") or None,
+            allowed_hosts=tuple(h for h in hosts if h),
             spill_dir=home / "spill",
             monitor=flag in ("1", "true", "yes", "on"),
         )
