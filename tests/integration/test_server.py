@@ -210,7 +210,7 @@ def test_store_deployment_is_served_and_predictions_are_logged(
     fb = httpx.post(
         f"{server.url}/models/fraud/feedback", json=[{"request_id": ids[0], "label": 1}]
     )
-    assert fb.status_code == 200 and fb.json() == {"stored": 1}
+    assert fb.status_code == 200 and fb.json() == {"stored": 1, "unknown": 0}
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'mlship_requests_total{model="fraud"' in metrics
     server.stop()  # a graceful shutdown flushes the log

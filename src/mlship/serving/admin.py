@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from mlship.errors import InvalidInput, MlshipError
-from mlship.serving.auth import token_ok
+from mlship.serving.auth import any_token_ok, token_ok
 from mlship.serving.http import json_response, read_body, state_of
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -34,26 +34,51 @@ class Unauthorized(MlshipError):
 
 
 class Forbidden(MlshipError):
-    """A cross-site request to an admin route (403)."""
+    """A cross-site request to an admin or feedback route (403)."""
 
 
 def require_token(request: Request) -> None:
     """The bearer token, and no cross-site request: without a token a loopback server would
     otherwise take deployments from any web page open in the engineer's browser."""
+    refuse_cross_site(request)
+    expected = state_of(request).settings.token
+    if not token_ok(expected, request.headers.get("authorization")):
+        raise Unauthorized(
+            "This admin route needs 'Authorization: Bearer <token>' with the server's MLSHIP_TOKEN."
+        )
+
+
+def refuse_cross_site(request: Request) -> None:
+    """415 for a POST that is not ``application/json`` (a cross-site form or ``text/plain``
+    post needs no preflight; JSON does), 403 for a request another site's page made."""
     if request.method == "POST":
         content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/json":
-            raise InvalidInput("Admin requests must be sent as application/json.", status=415)
+            raise InvalidInput(
+                f"{request.url.path} takes only application/json requests. Got "
+                f"{content_type or 'no Content-Type'!r} instead.",
+                status=415,
+            )
     origin = request.headers.get("origin")
     host = request.headers.get("host", "")
     if request.headers.get("sec-fetch-site") == "cross-site" or (
         origin is not None and origin.split("://", 1)[-1] != host
     ):
-        raise Forbidden(f"Cross-site admin requests are refused (Origin {origin!r}).")
-    expected = state_of(request).settings.token
-    if not token_ok(expected, request.headers.get("authorization")):
+        raise Forbidden(
+            f"Cross-site requests to {request.url.path} are refused (Origin {origin!r})."
+        )
+
+
+def require_feedback_token(request: Request) -> None:
+    """Feedback labels drive the live metric, the canary and retraining: no cross-site request,
+    and the admin or the feedback token (``MLSHIP_FEEDBACK_TOKEN``) when either is set."""
+    refuse_cross_site(request)
+    settings = state_of(request).settings
+    accepted = tuple(t for t in (settings.token, settings.feedback_token) if t)
+    if accepted and not any_token_ok(accepted, request.headers.get("authorization")):
         raise Unauthorized(
-            "This admin route needs 'Authorization: Bearer <token>' with the server's MLSHIP_TOKEN."
+            "Feedback needs 'Authorization: Bearer <token>' with the server's MLSHIP_TOKEN or "
+            "MLSHIP_FEEDBACK_TOKEN."
         )
 
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,14 @@ from mlship.store import Store, as_utc, utcnow
 from mlship.store.labelled import labelled_query, row_pairs
 from mlship.store.schema import PREDICTION_FIELDS, feedback, predictions
 
-__all__ = ["EXPORT_COLUMNS", "export", "joined", "parse_since", "record_feedback"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "export",
+    "joined",
+    "known_request_ids",
+    "parse_since",
+    "record_feedback",
+]
 
 EXPORT_COLUMNS = PREDICTION_FIELDS
 """Columns of an export; ``inputs``, ``outputs`` and ``scores`` (a classifier's probabilities)
@@ -31,6 +38,7 @@ _JOINED_FIXED = ("request_id", "at", "version", "role")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _CHUNK_ROWS = 10_000
+_CHUNK_IDS = 1_000  # ids per IN list (SQLite caps bound parameters)
 _MAX_ID = 64
 
 
@@ -99,6 +107,23 @@ def record_feedback(store: Store, model: str, items: Sequence[tuple[str, Any]]) 
         with store.write() as conn:
             conn.execute(sa.insert(feedback), rows)
     return len(rows)
+
+
+def known_request_ids(store: Store, model: str, ids: Iterable[str]) -> set[str]:
+    """Those of ``ids`` that the prediction log holds for ``model`` (any role)."""
+    wanted = sorted(set(ids))
+    found: set[str] = set()
+    with store.read() as conn:
+        for start in range(0, len(wanted), _CHUNK_IDS):
+            chunk = wanted[start : start + _CHUNK_IDS]
+            found.update(
+                conn.execute(
+                    sa.select(predictions.c.request_id)
+                    .where(predictions.c.model == model, predictions.c.request_id.in_(chunk))
+                    .distinct()
+                ).scalars()
+            )
+    return found
 
 
 def joined(store: Store, model: str, since: datetime | None = None) -> pd.DataFrame:

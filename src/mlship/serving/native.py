@@ -1,16 +1,16 @@
-"""The native protocol: ``POST /models/{name}/predict`` and ``POST /models/{name}/feedback``."""
+"""The native protocol: ``POST /models/{name}/predict``.
+
+Feedback labels have a module of their own: :mod:`mlship.serving.feedback`.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from mlship.errors import InvalidInput
 from mlship.serving.http import json_response, read_json, request_id, state_of
 from mlship.serving.predict import run_prediction
 
@@ -44,21 +44,6 @@ PREDICT_BODY: dict[str, Any] = {
                         },
                     },
                 ]
-            }
-        }
-    },
-}
-FEEDBACK_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["request_id", "label"],
-                    "properties": {"request_id": {"type": "string"}, "label": {}},
-                },
             }
         }
     },
@@ -108,48 +93,3 @@ def _with_id(content: dict[str, Any], rid: str) -> Response:
     response = json_response(content)
     response.headers["x-request-id"] = rid
     return response
-
-
-@router.post(
-    "/models/{name}/feedback",
-    openapi_extra={"requestBody": FEEDBACK_BODY},
-    summary="Store ground-truth labels for earlier predictions",
-)
-async def feedback(name: str, request: Request) -> Response:
-    """``[{"request_id": "...", "label": ...}, ...]`` → ``{"stored": n}``."""
-    state = state_of(request)
-    state.router.routes(name)
-    body = await read_json(request, state.settings.max_body_bytes)
-    if isinstance(body, dict) and isinstance(body.get("feedback"), list):
-        body = body["feedback"]
-    if not isinstance(body, list) or not body:
-        raise InvalidInput(
-            'Feedback is a non-empty JSON array of {"request_id": "...", "label": ...}.',
-            status=400,
-        )
-    items: list[tuple[str, Any]] = []
-    for row, item in enumerate(body):
-        if not isinstance(item, dict) or not isinstance(item.get("request_id"), str):
-            raise InvalidInput(
-                f"Feedback item {row} needs a string 'request_id'.",
-                field="request_id",
-                row=row,
-                expected="string",
-                status=422,
-            )
-        if "\x00" in item["request_id"] or b"\\u0000" in orjson.dumps(item.get("label")):
-            raise InvalidInput(
-                f"Feedback item {row} contains a NUL character, which the store cannot keep.",
-                field="label" if "\x00" not in item["request_id"] else "request_id",
-                row=row,
-                status=422,
-            )
-        if "label" not in item or item["label"] is None:
-            raise InvalidInput(
-                f"Feedback item {row} has no 'label'.", field="label", row=row, status=422
-            )
-        items.append((item["request_id"], item["label"]))
-    from mlship.serving.log_export import record_feedback
-
-    stored = await asyncio.to_thread(record_feedback, state.registry.store, name, items)
-    return json_response({"stored": stored})
