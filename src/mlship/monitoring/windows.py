@@ -4,7 +4,8 @@ A window is the inputs (and outputs) the server logged for one model over a time
 per input row: each request's ``inputs`` is a JSON list of row dicts and its ``outputs`` a list
 with one entry per row (``mlship.serving.prediction_log`` writes them). Failed requests are left
 out (their inputs may be what failed). Without a version, the window holds what users were
-answered with (roles ``stable`` and ``candidate``; shadow copies would count requests twice);
+answered with (roles ``stable``, ``candidate`` and ``pinned``, a request for one version by
+number; shadow copies would count requests twice);
 with a version, every request that version answered, shadow copies included.
 
 At most ``max_requests`` requests are read, the most recent ones; ``truncated`` says when there
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 MAX_REQUESTS = 100_000
 """Requests read by default (the most recent of the window)."""
-_SERVED_ROLES = ("stable", "candidate")
+_SERVED_ROLES = ("stable", "candidate", "pinned")
 
 
 @dataclass(frozen=True, slots=True)

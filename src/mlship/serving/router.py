@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """The runtime that answers, in which role (stable, candidate), and the shadow that gets a
-    copy of the request once it is answered (None: not mirrored)."""
+    """The runtime that answers, in which role (stable, candidate, or pinned: a request for one
+    version by number), and the shadow that gets a copy of the request once it is answered
+    (None: not mirrored)."""
 
     runtime: VersionRuntime
     role: str

@@ -175,7 +175,9 @@ async def _infer(request: Request, name: str, version: str | None) -> Response:
     else:
         from mlship.serving.router import Route
 
-        route = Route(_runtime(request, name, version), "stable")
+        # A request for one version by number is neither arm of a rollout: logged as
+        # "pinned", never judged as stable's or the candidate's traffic.
+        route = Route(_runtime(request, name, version), "pinned")
     runtime = route.runtime
     frame, meta = runtime.decoder.v2(body)
     wanted = list(meta.get("outputs") or [])
