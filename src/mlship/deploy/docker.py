@@ -98,7 +98,7 @@ def build_docker_context(
     from mlship.deploy.requirements import pin_requirements
     from mlship.deploy.wheel import copy_wheel, installed_version
 
-    if base_image is not None and not IMAGE_REFERENCE.match(base_image):
+    if base_image is not None and not IMAGE_REFERENCE.fullmatch(base_image):
         raise ConfigError(
             "The 'base-image' option must be an image reference such as "
             f"python:3.11-slim-bookworm. Got {base_image!r} instead."

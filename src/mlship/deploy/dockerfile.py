@@ -19,7 +19,7 @@ PORT = 8080
 UID = 10001
 """A high, numeric UID: Kubernetes can check ``runAsNonRoot`` only against a number."""
 ENTRYPOINT = ("mlship", "serve")
-IMAGE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*")
 """What an image reference may look like here (``registry:5000/name:tag@sha256:...``)."""
 HEALTHCHECK = (
     f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/readyz', timeout=4)"

@@ -21,9 +21,9 @@ SECRET_KEYS = ("MLSHIP_DB_URL", "MLSHIP_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET
 """The keys read from the Secret; the AWS ones are optional (a pod identity may provide them)."""
 OPTIONAL_SECRET_KEYS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"})
 
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$")
-_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+_DNS_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+_CPU = re.compile(r"([0-9]+m|[0-9]+(\.[0-9]{1,3})?)")
+_MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?")
 _MAX_BASE = 50
 """Longest resource base name: suffixes (``-config``) must keep it under 63 characters."""
 
@@ -79,31 +79,31 @@ class KubernetesOptions:
             (
                 "namespace",
                 self.namespace,
-                bool(_DNS_LABEL.match(self.namespace)),
+                bool(_DNS_LABEL.fullmatch(self.namespace)),
                 "a DNS label (lowercase letters, digits and '-', starting with a letter)",
             ),
             (
                 "image",
                 self.image,
-                bool(IMAGE_REFERENCE.match(self.image)),
+                bool(IMAGE_REFERENCE.fullmatch(self.image)),
                 "an image reference such as registry.example.com/mlship-fraud:4",
             ),
             (
                 "cpu",
                 self.cpu,
-                bool(_CPU.match(self.cpu)) and self.cpu not in ("0", "0m"),
+                bool(_CPU.fullmatch(self.cpu)) and self.cpu not in ("0", "0m"),
                 "a CPU quantity such as 500m or 2",
             ),
             (
                 "memory",
                 self.memory,
-                bool(_MEMORY.match(self.memory)),
+                bool(_MEMORY.fullmatch(self.memory)),
                 "a memory quantity such as 512Mi or 2Gi",
             ),
             (
                 "secret",
                 self.secret,
-                self.secret is None or bool(_DNS_LABEL.match(self.secret)),
+                self.secret is None or bool(_DNS_LABEL.fullmatch(self.secret)),
                 "a DNS label (lowercase letters, digits and '-', starting with a letter)",
             ),
             (

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 SECRET_VARIABLES = ("MLSHIP_MONITOR_WEBHOOK", "MLSHIP_MONITOR_SLACK_WEBHOOK")
 """Variables not passed to the retraining job."""
-_ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 _CALL_ENTRY_POINT = (
     "import importlib, os, sys\n"
     "module, _, name = sys.argv[1].partition(':')\n"
@@ -133,7 +133,7 @@ class Retrainer:
                 raise ConfigError("The 'retrain_command' option must not be empty.")
         else:
             assert entry_point is not None
-            if not _ENTRY_POINT.match(entry_point):
+            if not _ENTRY_POINT.fullmatch(entry_point):
                 raise ConfigError(
                     "The 'retrain_entry_point' option must be module:function, e.g. "
                     f"'mypackage.train:retrain'. Got {entry_point!r} instead."

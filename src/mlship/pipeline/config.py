@@ -37,7 +37,7 @@ PLACEHOLDERS = ("artifact", "metrics", "params", "data", "holdout", "label")
 ``{metrics}`` / ``{params}`` (JSON files the command may write), ``{data}``, ``{holdout}``,
 ``{label}``."""
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")
-_ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_ENTRY = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +357,7 @@ def _command(option: str, value: object) -> str:
 
 def _entry(option: str, value: object) -> str:
     entry = v.text(option, value)
-    if not _ENTRY.match(entry):
+    if not _ENTRY.fullmatch(entry):
         raise v.must(option, "'package.module:function'", value)
     return entry
 

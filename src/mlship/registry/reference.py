@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from mlship.errors import InvalidReference
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
-_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}")
+_ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,99}")
 RESERVED_ALIASES = frozenset({"latest"})
 MAX_VERSION = 2**31 - 1
 """Versions are stored as 32-bit integers."""
@@ -47,7 +47,7 @@ class ModelRef:
                     f"Versions are whole numbers from 1 to {MAX_VERSION}. Got {text!r} instead."
                 )
             return cls(name=name, version=version)
-        if not _ALIAS.match(ref):
+        if not _ALIAS.fullmatch(ref):
             raise InvalidReference(
                 f"{text!r} is not a model reference. Use NAME, NAME@VERSION (e.g. fraud@4) "
                 "or NAME@ALIAS (e.g. fraud@production)."
@@ -57,7 +57,7 @@ class ModelRef:
 
 def validate_model_name(name: str) -> str:
     """Return ``name`` if it is a valid model name, else raise :class:`InvalidReference`."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InvalidReference(
             f"Model names are 1-200 letters, digits, '_', '-' or '.', starting with a letter or "
             f"digit. Got {name!r} instead."
@@ -72,7 +72,7 @@ def validate_alias(alias: str) -> str:
             f"The alias {alias!r} is reserved: 'latest' and numbers always mean versions. "
             "Choose another name, e.g. 'production' or 'staging'."
         )
-    if not _ALIAS.match(alias):
+    if not _ALIAS.fullmatch(alias):
         raise InvalidReference(
             "Aliases are 1-100 letters, digits, '_' or '-', starting with a letter. "
             f"Got {alias!r} instead."

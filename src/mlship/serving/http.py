@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from mlship.serving.request_ids import RequestIds
     from mlship.serving.state import ServerState
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 
 
 def state_of(request: Request) -> ServerState:
@@ -39,7 +39,7 @@ def request_id(request: Request) -> str:
 
 def sane_request_id(given: str | None, ids: RequestIds) -> str:
     """``given`` if it is a sane request id (1-64 of ``A-Za-z0-9._:-``), else a new one."""
-    if given and _REQUEST_ID.match(given):
+    if given and _REQUEST_ID.fullmatch(given):
         return given
     return ids.new()
 
