@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -143,6 +144,10 @@ def test_archive_refused_while_aliased(run_cli: RunCli, files: dict[str, Path]) 
         (["models", "register", "fraud", "model.skops", "--metrics", "{bad"], "invalid JSON"),
         (["models", "register", "fraud", "model.skops", "--tag", "nokey"], "KEY=VALUE"),
         (
+            ["models", "register", "fraud", "model.skops", "--tag", "mlship.train={}"],
+            "The tag 'mlship.train' is reserved: tags starting with 'mlship.' are mlship's own",
+        ),
+        (
             [
                 "models",
                 "register",
@@ -173,6 +178,31 @@ def test_trusted_joblib_registers(run_cli: RunCli, files: dict[str, Path]) -> No
     result = run_cli("models", "register", "fraud", str(files["joblib"]), "--trusted", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["format"] == "sklearn"
+
+
+def test_show_says_what_loading_the_artifact_trusts(
+    run_cli: RunCli, files: dict[str, Path]
+) -> None:
+    assert run_cli("models", "register", "fraud", str(files["skops"])).returncode == 0
+    trusted = run_cli("models", "register", "fraud", str(files["joblib"]), "--trusted")
+    assert trusted.returncode == 0, trusted.stderr
+
+    untrusted_text = run_cli("models", "show", "fraud@1").stdout
+    trusted_text = run_cli("models", "show", "fraud@2").stdout
+    assert re.search(r"^trusted +no *$", untrusted_text, flags=re.M), untrusted_text
+    assert re.search(
+        r"^trusted +yes \(joblib pickle: loading runs the artifact's code\) *$",
+        trusted_text,
+        flags=re.M,
+    ), trusted_text
+    shown = [json.loads(run_cli("models", "show", f"fraud@{v}", "--json").stdout) for v in (1, 2)]
+    assert shown[0]["trust"] == {"trusted": False, "serializer": "skops", "trusted_types": []}
+    assert shown[1]["trust"] == {"trusted": True, "serializer": "joblib", "trusted_types": []}
+    history = json.loads(run_cli("models", "history", "fraud", "--json").stdout)
+    assert [(e["kind"], e["details"]["trusted"]) for e in history] == [
+        ("registered", False),
+        ("registered", True),
+    ]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mlship.errors import InvalidInput
 from mlship.pipeline import load_pipeline_config, run_pipeline
 from mlship.registry import Registry
 from mlship.rollout import DeploymentStore
@@ -46,12 +47,36 @@ def _runner(root: Path) -> Run:
             [sys.executable, "-m", "mlship", *args],
             cwd=root / "project",
             env=env,
+            stdin=subprocess.DEVNULL,  # no terminal: reproduce cannot ask, only --yes runs it
             capture_output=True,
             text=True,
             timeout=240,
         )
 
     return run
+
+
+def _declined_on_a_terminal(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run mlship with a terminal as stdin, answering 'n' to its question."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MLSHIP_DB_URL", "MLSHIP_ARTIFACTS")}
+    env.update(MLSHIP_HOME=str(root / "home"), COLUMNS="200")
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, b"n\n")
+        return subprocess.run(
+            [sys.executable, "-m", "mlship", *args],
+            cwd=root / "project",
+            env=env,
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
 
 
 def _registry(root: Path) -> Registry:
@@ -183,12 +208,12 @@ def test_failing_project_tests_stop_the_pipeline_first(root: Path) -> None:
 
 def test_reproduce_is_identical_and_refuses_changed_data(root: Path) -> None:
     run = _runner(root)
-    done = run("reproduce", f"{NAME}@1")
+    done = run("reproduce", f"{NAME}@1", "--yes")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{NAME}@1 reproduced: identical" in done.stdout
     train = root / "project" / "data" / "train.parquet"
     pd.read_parquet(train).iloc[:-1].to_parquet(train, index=False)
-    refused = run("reproduce", f"{NAME}@1")
+    refused = run("reproduce", f"{NAME}@1", "--yes")
     assert refused.returncode == 2, refused.stdout + refused.stderr
     message = " ".join(refused.stderr.split())
     registry = _registry(root)
@@ -201,6 +226,58 @@ def test_reproduce_is_identical_and_refuses_changed_data(root: Path) -> None:
     assert "data/train.parquet" in message and recorded["fingerprint"] in message
     assert "(3,999 rows)" in message
     assert kinds.count("reproduced") == 1
+
+
+def test_reproduce_shows_the_recorded_command_and_asks_before_running_it(root: Path) -> None:
+    """Check that the command read from the database is shown, refused without a terminal to
+    confirm on, not run when declined, and run with --yes (the training writes a marker)."""
+    script = root / "project" / "train.py"
+    script.write_text(
+        script.read_text().replace(
+            "from pathlib import Path\n",
+            "from pathlib import Path\n\nPath('trained.marker').touch()\n",
+        )
+    )
+    marker = root / "project" / "trained.marker"
+    run = _runner(root)
+    refused = run("reproduce", f"{NAME}@1", "--json")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    message = " ".join(refused.stderr.split())
+    assert f"Reproducing {NAME}@1 runs the command `python train.py --data {{data}}" in message
+    assert "stdin is not a terminal" in message and "pass --yes to run it" in message
+    assert refused.stdout == "" and not marker.exists()
+    registry = _registry(root)
+    try:
+        assert "reproduced" not in [e.kind for e in registry.history(NAME)]
+    finally:
+        registry.close()
+    declined = _declined_on_a_terminal(root, "reproduce", f"{NAME}@1")
+    assert declined.returncode == 1, declined.stdout + declined.stderr
+    assert "Run it? [y/N]" in declined.stderr and "Aborted" in declined.stderr
+    assert not marker.exists()
+    done = run("reproduce", f"{NAME}@1", "--yes", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["verdict"] == "identical" and marker.exists()
+    assert f"Reproducing {NAME}@1 runs the command" in done.stderr
+
+
+def test_the_provenance_of_a_run_cannot_be_edited(root: Path) -> None:
+    registry = _registry(root)
+    try:
+        before = registry.get(f"{NAME}@1").tags
+        assert {"mlship.run", "mlship.train", "mlship.config", "mlship.data"} <= set(before)
+        evil = json.dumps({"command": "sh -c 'touch pwned'", "entry": None})
+        for change in ({"mlship.train": evil}, {"mlship.config": None}):
+            with pytest.raises(InvalidInput, match=r"is reserved: tags starting with 'mlship\.'"):
+                registry.update(f"{NAME}@1", tags=change)
+        assert registry.get(f"{NAME}@1").tags == before
+    finally:
+        registry.close()
+    refused = _runner(root)(
+        "models", "register", NAME, "model.skops", "--tag", f"mlship.train={evil}"
+    )
+    assert refused.returncode == 2
+    assert "The tag 'mlship.train' is reserved" in refused.stderr
 
 
 def test_an_entry_point_run_starts_a_canary_once_a_version_is_live(root: Path) -> None:

@@ -184,6 +184,62 @@ def test_versions_are_immutable_but_tags_and_description_change(
     assert not hasattr(registry, "set_metrics")
 
 
+def test_mlship_tags_are_written_only_at_registration_by_provenance_tags(
+    registry: Registry, numeric_frame: pd.DataFrame
+) -> None:
+    """Check that the 'mlship.' prefix (what ``mlship reproduce`` runs) is set once, by
+    ``provenance_tags``, and that no tag or update can set, change or delete it."""
+    model = fit_logreg(numeric_frame)
+    recipe = '{"command": "python train.py"}'
+    with pytest.raises(InvalidInput, match=r"The tag 'mlship\.train' is reserved.*other prefix"):
+        registry.register(model, "fraud", tags={"mlship.train": recipe})
+    with pytest.raises(InvalidInput, match=r"The tag 'MLship\.Train' is reserved"):
+        registry.register(model, "fraud", tags={"MLship.Train": recipe})
+    with pytest.raises(InvalidInput, match=r"only tags starting with 'mlship\.'\. Got 'team'"):
+        registry.register(model, "fraud", provenance_tags={"team": "risk"})
+    assert registry.list_models() == []
+
+    version = registry.register(
+        model, "fraud", tags={"team": "risk"}, provenance_tags={"mlship.train": recipe}
+    )
+    assert version.tags == {"team": "risk", "mlship.train": recipe}
+    for change in ({"mlship.train": "x"}, {"mlship.train": None}, {"mlship.other": "x"}):
+        key = next(iter(change))
+        with pytest.raises(InvalidInput, match=f"The tag '{key}' is reserved"):
+            registry.update("fraud@1", tags=change)
+    assert registry.get("fraud@1").tags == version.tags
+    updated = registry.update("fraud@1", tags={"team": None, "owner": "ana"})
+    assert updated.tags == {"mlship.train": recipe, "owner": "ana"}
+    assert [e.kind for e in registry.history("fraud")] == ["registered", "updated"]
+
+
+def test_registered_event_records_what_loading_trusts(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Check that the ledger keeps, from registration, whether the artifact is a trusted pickle
+    and which types skops loads beyond its defaults (the load spec can be rewritten later)."""
+    import joblib
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = numeric_frame.drop(columns=["is_fraud"]), numeric_frame["is_fraud"]
+    path = tmp_path / "model.joblib"
+    joblib.dump(fit_logreg(numeric_frame), path)
+    registry.register(fit_logreg(numeric_frame), "fraud")
+    registry.register(HistGradientBoostingClassifier(max_iter=5).fit(X, y), "fraud")
+    registry.register(path, "fraud", trusted=True)
+
+    events = [e for e in registry.history("fraud") if e.kind == "registered"]
+    trust = [{k: e.details[k] for k in ("trusted", "serializer", "trusted_types")} for e in events]
+    assert trust[0] == {"trusted": False, "serializer": "skops", "trusted_types": []}
+    assert trust[1]["trusted"] is False and trust[1]["serializer"] == "skops"
+    assert (
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+        in (trust[1]["trusted_types"])
+    )
+    assert trust[2] == {"trusted": True, "serializer": "joblib", "trusted_types": []}
+    assert events[2].details["sha256"] == registry.get("fraud@3").artifact_sha256
+
+
 def test_ledger_answers_which_version_was_production_when(
     registry: Registry, numeric_frame: pd.DataFrame
 ) -> None:

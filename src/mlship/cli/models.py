@@ -175,10 +175,13 @@ def show(
     ref: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@ALIAS.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Show one version: metadata, metrics, params, features and data profile."""
+    """Show one version: metadata, what loading its artifact trusts, metrics, params, features
+    and data profile."""
+    from mlship.registry.registration import artifact_trust
+
     version = _registry().get(ref)
     if as_json:
-        print_json(version.to_dict())
+        print_json(version.to_dict() | {"trust": artifact_trust(version.load_spec)})
         return
     print_version(version, out())
 

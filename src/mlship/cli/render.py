@@ -8,6 +8,7 @@ from mlship.cli.output import fmt_time, fmt_value
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from mlship.registry import Event, ModelVersion
 
@@ -31,6 +32,7 @@ def print_version(v: ModelVersion, console: Console) -> None:
     info.add_row("format", v.format)
     info.add_row("artifact", f"{v.artifact_uri} ({v.artifact_size:,} bytes)")
     info.add_row("sha256", v.artifact_sha256)
+    info.add_row("trusted", trust_text(v))
     if v.signature:
         info.add_row(
             "output",
@@ -83,6 +85,27 @@ def print_version(v: ModelVersion, console: Console) -> None:
                 ", ".join(list(cats)[:4]),
             )
         console.print(table)
+
+
+def trust_text(v: ModelVersion) -> Text:
+    """What loading the artifact trusts, as its load spec says: ``no``, ``yes (joblib pickle:
+    ...)``, and the skops types loaded beyond skops' defaults."""
+    from rich.text import Text
+
+    from mlship.registry.registration import artifact_trust
+
+    trust = artifact_trust(v.load_spec)
+    if trust["trusted"]:
+        kind = {"joblib": "joblib pickle", None: f"{v.format} model"}.get(
+            trust["serializer"], trust["serializer"]
+        )
+        text = f"yes ({kind}: loading runs the artifact's code)"
+    else:
+        text = "no"
+    if trust["trusted_types"]:
+        types = ", ".join(trust["trusted_types"])
+        text += f"; skops loads these types beyond its defaults: {types}"
+    return Text(text, style="bold yellow" if trust["trusted"] else "")
 
 
 def print_history(events: list[Event], name: str, console: Console) -> None:

@@ -1,8 +1,9 @@
 """``mlship run`` (the ``mlship.toml`` pipeline, with a progress view) and ``mlship reproduce``.
 
 Exit codes: 0 the pipeline passed (or the model was reproduced); 1 a stage failed (tests, a data
-check, training, model sanity, a gate, the smoke test) or the new model is different; 2 a bad
-``mlship.toml``, a missing or changed data file, a deployment busy with another rollout.
+check, training, model sanity, a gate, the smoke test), the new model is different, or the user
+declined to run the recorded training; 2 a bad ``mlship.toml``, a missing or changed data file, a
+deployment busy with another rollout, or ``reproduce`` without a terminal to ask on and no --yes.
 """
 
 from __future__ import annotations
@@ -174,34 +175,60 @@ def reproduce(
         float,
         typer.Option("--tolerance", help="Largest difference of a score or metric tolerated."),
     ] = 1e-6,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Run the recorded training without asking first."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Train a version again exactly as mlship run did and compare it with the registered model
     on the holdout: identical, within tolerance, or different (exit code 1). Refuses when a
-    data file changed; warns when the environment or the code did."""
+    data file changed; warns when the environment or the code did. Shows the recorded command
+    (or entry point) and asks before running it, unless --yes."""
     from mlship.errors import CheckFailed
-    from mlship.pipeline import reproduce as reproduce_version
+    from mlship.pipeline.reproduce import plan_reproduction, run_reproduction
     from mlship.registry import Registry
-
-    def warn(text: str) -> None:
-        err().print(f"[yellow]Warning:[/] {_escape(text)}", markup=True, soft_wrap=True)
 
     registry = Registry.from_env()
     if as_json:
-        result = reproduce_version(
-            registry, ref, project_dir=project.resolve(), tolerance=tolerance, warn=warn
-        )
+        plan = plan_reproduction(registry, ref, project_dir=project.resolve())
+    else:
+        with err().status(f"Checking the data of {ref}", spinner="dots"):
+            plan = plan_reproduction(registry, ref, project_dir=project.resolve())
+    for text in plan.warnings:
+        err().print(f"[yellow]Warning:[/] {_escape(text)}", markup=True, soft_wrap=True)
+    _confirm(plan.describe(), yes=yes)
+    if as_json:
+        result = run_reproduction(registry, plan, tolerance=tolerance)
     else:
         with err().status(f"Training {ref} again", spinner="dots"):
-            result = reproduce_version(
-                registry, ref, project_dir=project.resolve(), tolerance=tolerance, warn=warn
-            )
+            result = run_reproduction(registry, plan, tolerance=tolerance)
     if as_json:
         print_json(result.to_dict())
     if result.verdict == "different":
         raise CheckFailed(result.message())
     if not as_json:
         out().print(_styled(result.message(), result.verdict))
+
+
+def _confirm(training: str, *, yes: bool) -> None:
+    """Show what is about to run (on stderr: stdout stays JSON) and ask, unless ``yes``: the
+    recipe comes from the database, and whoever can write it chooses the command."""
+    import sys
+
+    from rich.text import Text
+
+    from mlship.errors import ConfigError
+
+    err().print(Text(training), soft_wrap=True)
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "Refusing to run the recorded training without confirmation: stdin is not a "
+            "terminal. Check the command above and pass --yes to run it."
+        )
+    typer.confirm("Run it?", default=False, abort=True, err=True)
 
 
 def _escape(text: str) -> str:

@@ -4,6 +4,9 @@ the whole ``mlship.toml`` as parsed, and each data file with its fingerprint.
 
 The registry records the rest itself: the environment (Python and package versions), the git
 commit mlship ran in, and the fingerprint and profile of the columns the model uses.
+
+The tags start with ``mlship.``, a prefix the registry reserves: only ``provenance_tags`` at
+registration write them, and no update changes them (``mlship reproduce`` runs what they say).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ the result is the same model.
    refuses, naming the file and both fingerprints (nothing is trained).
 2. The environment: a different Python, package version or project commit is a warning.
 3. Training runs as recorded (the same command or entry point, in the project folder, into a
-   temporary folder: nothing is registered).
+   temporary folder: nothing is registered). The recipe comes from the database, so
+   :func:`plan_reproduction` reads it first and :meth:`ReproductionPlan.describe` says what would
+   run: ``mlship reproduce`` shows it and asks before :func:`run_reproduction` runs it.
 4. The new model and the registered one predict the holdout; the verdict is ``identical``
    (every prediction and metric equal), ``within_tolerance`` (the same labels, scores and
    metrics within ``tolerance``) or ``different``.
@@ -28,6 +30,7 @@ from mlship.pipeline.training import train
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlship.pipeline.config import ModelSettings, TrainSettings
     from mlship.registry import LoadedModel, ModelVersion, Registry
 
 Verdict = Literal["identical", "within_tolerance", "different"]
@@ -88,22 +91,37 @@ class Reproduction:
         }
 
 
-def reproduce(
-    registry: Registry,
-    ref: str,
-    *,
-    project_dir: Path,
-    tolerance: float = 1e-6,
-    environ: Mapping[str, str] | None = None,
-    warn: Callable[[str], None] | None = None,
-    record: bool = True,
-) -> Reproduction:
-    """Train ``ref`` again in ``project_dir`` and compare (see the module docstring).
+@dataclass(frozen=True, slots=True)
+class ReproductionPlan:
+    """A version's recorded training, read once, with its data checked: what would run."""
 
-    Raises :class:`~mlship.errors.Conflict` when a data file changed and
-    :class:`~mlship.errors.CheckFailed` when training fails. ``warn`` hears each environment
-    difference as it is found (the result keeps them too). The outcome is a ``reproduced``
-    event of the version in the ledger unless ``record`` is False.
+    version: ModelVersion
+    model: ModelSettings
+    settings: TrainSettings
+    project_dir: Path
+    frames: Mapping[str, pd.DataFrame]
+    """``train`` and ``holdout``, as read (their fingerprints match the recorded ones)."""
+    warnings: tuple[str, ...] = ()
+    """How the environment differs from the one at registration."""
+
+    def describe(self) -> str:
+        """The training about to run, in one sentence. It comes from the database: control
+        characters are shown escaped, so a recorded command cannot hide itself on a terminal."""
+        if self.settings.entry is not None:
+            what = (
+                f"the entry point {_printable(self.settings.entry)} "
+                f"(imported from {self.project_dir})"
+            )
+        else:
+            what = f"the command `{_printable(self.settings.command or '')}` in {self.project_dir}"
+        return f"Reproducing {self.version.ref} runs {what}, as recorded on the version."
+
+
+def plan_reproduction(registry: Registry, ref: str, *, project_dir: Path) -> ReproductionPlan:
+    """Read how ``ref`` was trained and check its data; nothing runs yet.
+
+    Raises :class:`~mlship.errors.ConfigError` when ``ref`` was not registered by ``mlship run``
+    and :class:`~mlship.errors.Conflict` when a data file changed.
     """
     from mlship.registry.dataio import read_table
     from mlship.registry.profile import fingerprint_frame
@@ -125,12 +143,53 @@ def reproduce(
             )
         frames[key] = frame
     warnings = _environment_warnings(version, provenance, project_dir)
-    for text in warnings:
+    return ReproductionPlan(version, model, settings, project_dir, frames, tuple(warnings))
+
+
+def reproduce(
+    registry: Registry,
+    ref: str,
+    *,
+    project_dir: Path,
+    tolerance: float = 1e-6,
+    environ: Mapping[str, str] | None = None,
+    warn: Callable[[str], None] | None = None,
+    record: bool = True,
+) -> Reproduction:
+    """Train ``ref`` again in ``project_dir`` and compare (see the module docstring), without
+    asking: :func:`plan_reproduction` then :func:`run_reproduction`.
+
+    ``warn`` hears each environment difference (the result keeps them too).
+    """
+    plan = plan_reproduction(registry, ref, project_dir=project_dir)
+    for text in plan.warnings:
         if warn is not None:
             warn(text)
+    return run_reproduction(registry, plan, tolerance=tolerance, environ=environ, record=record)
+
+
+def run_reproduction(
+    registry: Registry,
+    plan: ReproductionPlan,
+    *,
+    tolerance: float = 1e-6,
+    environ: Mapping[str, str] | None = None,
+    record: bool = True,
+) -> Reproduction:
+    """Run the training ``plan`` describes and compare the new model with the registered one.
+
+    Raises :class:`~mlship.errors.CheckFailed` when training fails. The outcome is a
+    ``reproduced`` event of the version in the ledger unless ``record`` is False.
+    """
+    version, model, frames = plan.version, plan.model, plan.frames
     with tempfile.TemporaryDirectory(prefix="mlship-reproduce-") as tmp:
         trained = train(
-            model, settings, project_dir, frames["train"], Path(tmp) / "train", environ=environ
+            model,
+            plan.settings,
+            plan.project_dir,
+            frames["train"],
+            Path(tmp) / "train",
+            environ=environ,
         )
         if not trained.ok:
             tail = f"\n{trained.tail()}" if trained.output else ""
@@ -162,7 +221,7 @@ def reproduce(
         max_abs_diff=result.max_abs_diff,
         metrics=result.metrics,
         reported=reported,
-        warnings=tuple(warnings),
+        warnings=plan.warnings,
     )
     if record:
         registry.record_event(
@@ -263,3 +322,7 @@ def _compare(
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -149,7 +149,7 @@ def train_and_register(ctx: RunContext) -> StageResult:
             label=config.model.label,
             metrics=trained.metrics,
             params=trained.params,
-            tags=provenance.tags(),
+            provenance_tags=provenance.tags(),
             description=config.model.description,
             format=config.model.format,
             trusted=config.model.trusted,

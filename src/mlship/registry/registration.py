@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from mlship.registry.artifacts import ArtifactStore
     from mlship.registry.formats import FormatRegistry
 
+PROVENANCE_PREFIX = "mlship."
+"""Tags starting with it are mlship's own provenance, set once at registration, never changed."""
+
 
 @dataclass(frozen=True, slots=True)
 class PreparedVersion:
@@ -46,11 +49,12 @@ def prepare_version(
     tags: Mapping[str, Any] | None,
     format: str | None,
     trusted: bool,
+    provenance_tags: Mapping[str, Any] | None = None,
 ) -> PreparedVersion:
     """Validate, serialise, profile and upload; return the new version's column values."""
+    checked_tags = check_tags(tags or {}) | check_provenance_tags(provenance_tags or {})
     checked_metrics = check_metrics(metrics or {})
     checked_params = check_params(params or {})
-    checked_tags = {str(k): str(v) for k, v in (tags or {}).items()}
     frame = as_frame(train_data, what="training data") if train_data is not None else None
     if label is not None and frame is not None and label not in frame.columns:
         raise InvalidInput(
@@ -128,3 +132,64 @@ def check_params(params: Mapping[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             checked[str(key)] = repr(value)
     return checked
+
+
+def check_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    """User tags as text; a key with the reserved ``mlship.`` prefix is refused, naming it."""
+    checked: dict[str, str] = {}
+    for key, value in tags.items():
+        refuse_reserved(str(key))
+        checked[str(key)] = str(value)
+    return checked
+
+
+def check_provenance_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    """mlship's own tags as text; each key must start with ``mlship.``."""
+    for key in tags:
+        if not str(key).startswith(PROVENANCE_PREFIX):
+            raise InvalidInput(
+                f"The 'provenance_tags' argument holds only tags starting with "
+                f"{PROVENANCE_PREFIX!r}. Got {key!r} instead; pass it in 'tags'."
+            )
+    return {str(k): str(v) for k, v in tags.items()}
+
+
+def change_tags(current: Mapping[str, str], changes: Mapping[str, str | None]) -> dict[str, str]:
+    """``current`` with ``changes`` applied (None deletes a tag); setting or deleting a reserved
+    ``mlship.`` tag is refused."""
+    merged = dict(current)
+    for key, value in changes.items():
+        refuse_reserved(str(key))
+        if value is None:
+            merged.pop(str(key), None)
+        else:
+            merged[str(key)] = str(value)
+    return merged
+
+
+def refuse_reserved(key: str) -> None:
+    """Raise :class:`~mlship.errors.InvalidInput` when ``key`` has the reserved prefix (in any
+    case: ``MLship.train`` would read as mlship's own)."""
+    if key.casefold().startswith(PROVENANCE_PREFIX):
+        rest = key[len(PROVENANCE_PREFIX) :] or "note"
+        raise InvalidInput(
+            f"The tag {key!r} is reserved: tags starting with {PROVENANCE_PREFIX!r} are mlship's "
+            "own provenance, written once at registration and never changed. Use another "
+            f"prefix, e.g. {'team.' + rest!r}.",
+            field="tags",
+        )
+
+
+def artifact_trust(load_spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What loading an artifact trusts, as its load spec says: ``trusted`` (it is unpickled as
+    it is, which runs its code: joblib, cloudpickle, MLflow), the ``serializer``, and
+    ``trusted_types`` (the types skops loads beyond its own defaults).
+
+    >>> artifact_trust({"serializer": "joblib", "trusted": True})
+    {'trusted': True, 'serializer': 'joblib', 'trusted_types': []}
+    """
+    return {
+        "trusted": bool(load_spec.get("trusted")),
+        "serializer": load_spec.get("serializer"),
+        "trusted_types": [str(t) for t in load_spec.get("trusted_types", [])],
+    }

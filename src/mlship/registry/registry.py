@@ -110,12 +110,16 @@ class Registry:
         trusted: bool = False,
         parent: int | None = None,
         reason: str | None = None,
+        provenance_tags: Mapping[str, str] | None = None,
     ) -> ModelVersion:
         """Register a new version of ``name`` and return it.
 
         ``model_or_path`` is a fitted model object or the path of a saved model (``.skops``,
         ``.joblib``/``.pkl`` with ``trusted=True``, ``.onnx``, an MLflow model folder). With
         ``train_data`` the signature's dtypes, the data profile and its fingerprint are recorded.
+        ``tags`` may not start with ``mlship.``: that prefix is for ``provenance_tags``, the tags
+        mlship writes itself (``mlship run``'s recipe), set once at registration, never changed.
+        The ``registered`` event records what loading the artifact trusts (pickle, skops types).
         """
         from mlship.registry import registration
 
@@ -131,6 +135,7 @@ class Registry:
             format=format,
             trusted=trusted,
             artifacts=self._artifacts,
+            provenance_tags=provenance_tags,
         )
         with self._store.write() as conn:
             model_id = self._ensure_model(conn, name)
@@ -163,6 +168,9 @@ class Registry:
                 {
                     "format": prepared.columns["format"],
                     "sha256": prepared.columns["artifact_sha256"],
+                    # Whoever can write the database can mark an artifact trusted: the ledger
+                    # keeps what it was at registration.
+                    **registration.artifact_trust(prepared.columns["load_spec"]),
                 },
             )
         log.info("Registered %s@%d", name, version)
@@ -460,20 +468,19 @@ class Registry:
         description: str | None = None,
         reason: str | None = None,
     ) -> ModelVersion:
-        """Change tags (a None value deletes the tag) or the description of a version."""
+        """Change tags (a None value deletes the tag) or the description of a version.
+
+        Tags starting with ``mlship.`` (mlship's own provenance) cannot be set or deleted.
+        """
+        from mlship.registry.registration import change_tags
+
         parsed = ModelRef.parse(ref) if isinstance(ref, str) else ref
         with self._store.write() as conn:
             version = self._resolve(conn, parsed)
             current = self._versions(conn, parsed.name, version=version)[0]
             values: dict[str, Any] = {}
             if tags:
-                merged = dict(current.tags)
-                for key, value in tags.items():
-                    if value is None:
-                        merged.pop(key, None)
-                    else:
-                        merged[str(key)] = str(value)
-                values["tags"] = merged
+                values["tags"] = change_tags(current.tags, tags)
             if description is not None:
                 values["description"] = description
             if not values:
