@@ -9,7 +9,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_COMPILE_BYTECODE := 1
 PYTEST_WORKERS ?= 4
 
-.PHONY: install test lint demo bench clean
+.PHONY: install system-packages test lint demo bench clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -26,9 +26,14 @@ $(CHECKOV): tests/tools/checkov.txt | $(UV)
 	VIRTUAL_ENV=$(CURDIR)/.tools/checkov $(UV) pip sync --quiet tests/tools/checkov.txt
 	touch $@
 
+# PostgreSQL running, Debian's chromium and nginx installed (when this machine lets us), or a
+# plain list of what is missing: a newcomer's run is CI's run.
+system-packages:
+	bash tests/tools/system-packages.sh
+
 # One BLAS/OpenMP thread per test process: 4 workers on 2 cores with default pools oversubscribe
 # the CPU, and OpenMP's spin-waits then make a 1 ms predict take seconds.
-test: install $(CHECKOV)
+test: install system-packages $(CHECKOV)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 -m "not load"
 
