@@ -7,6 +7,10 @@ PostgreSQL).
 from __future__ import annotations
 
 import hashlib
+import logging
+import shutil
+import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 from mlship.errors import UnsafeArtifact, UnsupportedFormat
 from mlship.registry import Feature, Registry, Signature
-from tests.conftest import fit_logreg, fit_pipeline
+from tests.conftest import RegistryFactory, fit_logreg, fit_pipeline
 
 LABEL = "is_fraud"
 NUMERIC_FEATURES = (
@@ -351,6 +355,148 @@ def test_mlflow_folder_round_trips_when_trusted(
     assert version.format == "mlflow"
     assert loaded.signature == classifier_signature()
     assert_same_classifier(loaded, model, features(numeric_frame))
+
+
+def save_mlflow(model: Any, folder: Path) -> Path:
+    """``model`` saved as an MLflow folder whose model file is ``model.skops``."""
+    mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+    mlflow_sklearn.save_model(model, str(folder), serialization_format="skops")
+    return folder
+
+
+def folder_contents(root: Path) -> dict[str, bytes | str]:
+    """Each entry under ``root`` by relative path: a file's bytes, else what it is."""
+    assert not root.is_symlink()
+    return {
+        path.relative_to(root).as_posix(): (
+            "symlink" if path.is_symlink() else "folder" if path.is_dir() else path.read_bytes()
+        )
+        for path in root.rglob("*")
+    }
+
+
+def replace_model_file(unpacked: Path, other: Path) -> None:
+    shutil.copyfile(other / "model.skops", unpacked / "model.skops")
+
+
+def add_a_file(unpacked: Path, other: Path) -> None:
+    (unpacked / "extra.py").write_text("raise SystemExit('tampered')\n")
+
+
+def link_model_file(unpacked: Path, other: Path) -> None:
+    (unpacked / "model.skops").unlink()
+    (unpacked / "model.skops").symlink_to(other / "model.skops")
+
+
+def link_the_folder(unpacked: Path, other: Path) -> None:
+    shutil.rmtree(unpacked)
+    unpacked.symlink_to(other, target_is_directory=True)
+
+
+@mlflow_import_warning
+@pytest.mark.parametrize(
+    ("tamper", "difference"),
+    [
+        (replace_model_file, "model.skops has changed"),
+        (add_a_file, "extra.py is an extra file"),
+        (link_model_file, "model.skops is a symlink, not a file"),
+        (link_the_folder, "mlflow-model is not a folder"),
+    ],
+    ids=["changed", "extra", "file-symlink", "folder-symlink"],
+)
+def test_tampered_unpacked_mlflow_folder_is_unpacked_again(
+    registry_factory: RegistryFactory,
+    numeric_frame: pd.DataFrame,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    tamper: Callable[[Path, Path], None],
+    difference: str,
+) -> None:
+    """Check that a process loads what was verified, not what someone left in the shared cache."""
+    rows = features(numeric_frame)
+    model = fit_logreg(numeric_frame)
+    folder = save_mlflow(model, tmp_path / "mlflow-model")
+    flipped = numeric_frame.assign(**{LABEL: 1 - numeric_frame[LABEL]})
+    other = save_mlflow(fit_logreg(flipped), tmp_path / "other-model")
+    first = registry_factory()
+    version = first.register(folder, "fraud", train_data=numeric_frame, label=LABEL, trusted=True)
+    first.load(version.ref)
+    unpacked = tmp_path / "cache" / "unpacked" / version.artifact_sha256 / "mlflow-model"
+    assert folder_contents(unpacked) == folder_contents(folder)
+
+    tamper(unpacked, other)
+    with caplog.at_level(logging.WARNING):
+        loaded = registry_factory().load(version.ref)  # a new loader, as in a new process
+
+    assert_same_classifier(loaded, model, rows)
+    assert folder_contents(unpacked) == folder_contents(folder)
+    mlflow_dir_log = "mlship.registry.formats.mlflow_dir"
+    assert [r.getMessage() for r in caplog.records if r.name == mlflow_dir_log] == [
+        f"The unpacked model in {unpacked} differs from its verified archive ({difference}); "
+        "unpacking the archive again."
+    ]
+    assert [p.name for p in unpacked.parent.iterdir()] == ["mlflow-model"]  # no leftovers
+
+
+@mlflow_import_warning
+def test_mlflow_cache_folders_are_owner_only(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Check that the loader's cache folders are mode 0700, also ones made looser before."""
+    cache = tmp_path / "cache"
+    (cache / "unpacked").mkdir(parents=True)
+    for loose in (cache, cache / "unpacked"):
+        loose.chmod(0o755)
+    folder = save_mlflow(fit_logreg(numeric_frame), tmp_path / "mlflow-model")
+    version = registry.register(folder, "fraud", trusted=True)
+
+    registry.load(version.ref)
+
+    unpacked = cache / "unpacked" / version.artifact_sha256
+    folders = [cache, cache / "artifacts", cache / "unpacked", unpacked, unpacked / "mlflow-model"]
+    assert {str(f.relative_to(tmp_path)): oct(stat.S_IMODE(f.stat().st_mode)) for f in folders} == {
+        str(f.relative_to(tmp_path)): "0o700" for f in folders
+    }
+
+
+@mlflow_import_warning
+def test_mlflow_folder_with_a_symlink_out_of_it_is_refused(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Check that packing never follows a symlink out of the folder (a secret would be stored)."""
+    folder = save_mlflow(fit_logreg(numeric_frame), tmp_path / "mlflow-model")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password\n")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "secret.txt").symlink_to(secret)
+
+    with pytest.raises(UnsafeArtifact) as raised:
+        registry.register(folder, "fraud", trusted=True)
+
+    assert raised.value.message == (
+        f"The MLflow model folder {folder} holds the symlink 'notes/secret.txt' to {secret}, "
+        "which is outside the folder: mlship stores only what is inside the model folder. Copy "
+        "the file into the folder in place of the link, then register again."
+    )
+    assert registry.list_models() == []
+    assert not (tmp_path / "artifacts").exists()
+
+
+@mlflow_import_warning
+def test_mlflow_folder_with_a_symlink_inside_it_stores_a_copy(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    folder = save_mlflow(fit_logreg(numeric_frame), tmp_path / "mlflow-model")
+    (folder / "requirements-copy.txt").symlink_to("requirements.txt")
+    version = registry.register(folder, "fraud", trusted=True)
+
+    registry.load(version.ref)
+
+    unpacked = tmp_path / "cache" / "unpacked" / version.artifact_sha256 / "mlflow-model"
+    assert not (unpacked / "requirements-copy.txt").is_symlink()
+    assert (unpacked / "requirements-copy.txt").read_bytes() == (
+        folder / "requirements.txt"
+    ).read_bytes()
 
 
 # ------------------------------------------------------------------------------ refused inputs

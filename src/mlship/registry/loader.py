@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -13,6 +15,8 @@ if TYPE_CHECKING:
     from mlship.registry.formats import FormatRegistry
     from mlship.registry.loaded_model import LoadedModel
     from mlship.registry.model_version import ModelVersion
+
+log = logging.getLogger(__name__)
 
 
 class ModelLoader:
@@ -55,11 +59,29 @@ class ModelLoader:
         if self._cache_dir is None:
             # Private to this process (mode 0700): no other local user can swap a verified file.
             self._cache_dir = Path(tempfile.mkdtemp(prefix="mlship-cache-"))
-        cache_root = self._cache_dir
-        local = cache_root / "artifacts" / version.artifact_sha256
+        # Owner-only folders: no other local user can swap what is verified or unpacked here.
+        cache_root = _private_folder(self._cache_dir)
+        local = _private_folder(cache_root / "artifacts") / version.artifact_sha256
         # Always fetch and verify: a local copy could have been changed on disk too.
         self._artifacts.fetch(version.artifact_sha256, local)
-        # Formats that unpack (MLflow folders) do it here, once per artifact.
-        workdir = cache_root / "unpacked" / version.artifact_sha256
+        # Formats that unpack (MLflow folders) do it here, once per artifact, and check an earlier
+        # unpacked copy against the verified archive before they use it.
+        workdir = _private_folder(cache_root / "unpacked") / version.artifact_sha256
         model = fmt.load(local, version.load_spec, workdir)
         return LoadedModel(model, version)
+
+
+def _private_folder(path: Path) -> Path:
+    """``path`` as a folder that only its owner can use (mode 0700), tightened if it was looser."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        try:
+            path.chmod(0o700)
+        except PermissionError as exc:  # another user owns it: it still works, but less safely
+            log.warning(
+                "Cannot make the cache folder %s owner-only (mode 0700): %s. Other local users "
+                "may change cached models; set MLSHIP_HOME to a folder you own.",
+                path,
+                exc.strerror,
+            )
+    return path
