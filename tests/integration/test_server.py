@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -116,11 +117,33 @@ def test_mlflow_scoring_forms(served) -> None:
     assert httpx.get(f"{server.url}/ping").status_code == 200
 
 
+@pytest.mark.parametrize("content_type", [None, ""], ids=["no-header", "empty-header"])
+def test_invocations_without_a_content_type_is_a_415_naming_json_and_csv(
+    served, content_type: str | None
+) -> None:
+    """Check that a scoring body without a Content-Type is refused, as MLflow's scoring server
+    does, instead of being guessed to be JSON (before: a 200)."""
+    server, _, rows = served
+    body = json.dumps({"dataframe_records": rows.head(2).to_dict("records")})
+    headers = {} if content_type is None else {"content-type": content_type}
+    for path in ("/invocations", "/models/fraud/invocations"):
+        request = httpx.Request("POST", f"{server.url}{path}", content=body, headers=headers)
+        assert request.headers.get("content-type") == content_type
+        with httpx.Client() as http:
+            response = http.send(request)
+        assert response.status_code == 415, response.text
+        assert response.headers["content-type"] == "application/json"
+        error = response.json()["error"]
+        assert "application/json" in error and "text/csv" in error
+
+
 def test_v2_metadata_and_inference(served) -> None:
     server, model, rows = served
     sample = rows.head(4)
     meta = httpx.get(f"{server.url}/v2/models/fraud").json()
-    assert [i["name"] for i in meta["inputs"]] == FEATURES
+    assert [i["name"] for i in meta["inputs"]] == ["input-0", *FEATURES]
+    assert meta["inputs"][0]["shape"] == [-1, 3]
+    assert meta["inputs"][0]["parameters"] == {"feature_names": FEATURES}
     assert httpx.get(f"{server.url}/v2/models/fraud/ready").json()["ready"] is True
     assert httpx.get(f"{server.url}/v2/health/ready").status_code == 200
     one_tensor = {

@@ -104,6 +104,22 @@ def lists(rows: list[dict[str, Any]], names: list[str]) -> list[list[Any]]:
 
 _V2_TYPES = {"amount": "FP64", "hour": "INT64", "flag": "BOOL"}
 
+
+def v2_per_feature(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ``[N]`` tensor per feature of MIXED, named after it."""
+    return [
+        {"name": n, "shape": [len(rows)], "datatype": _V2_TYPES.get(n, "BYTES"), "data": list(v)}
+        for n, v in zip(NAMES, zip(*lists(rows, NAMES), strict=True), strict=True)
+    ]
+
+
+def v2_text(rows: list[dict[str, Any]], name: str = "input-0") -> dict[str, Any]:
+    """The rows as one ``[N, F]`` BYTES tensor, each element ``str(value)``: what tritonclient
+    sends for an object array (``set_data_from_numpy(..., binary_data=False)``)."""
+    data = [None if v is None else str(v) for row in lists(rows, NAMES) for v in row]
+    return {"name": name, "shape": [len(rows), len(NAMES)], "datatype": "BYTES", "data": data}
+
+
 MIXED_FORMS: dict[str, Callable[[InputDecoder, list[dict[str, Any]]], pd.DataFrame]] = {
     "rows": lambda d, r: d.rows(r),
     "native inputs": lambda d, r: d.native({"inputs": r, "routing_key": "user-1"})[0],
@@ -147,6 +163,7 @@ MIXED_FORMS: dict[str, Callable[[InputDecoder, list[dict[str, Any]]], pd.DataFra
             ]
         }
     )[0],
+    "v2 one tensor of text": lambda d, r: d.v2({"inputs": [v2_text(r)]})[0],
 }
 
 
@@ -169,7 +186,7 @@ FLOAT_FORMS: dict[str, Callable[[InputDecoder, list[list[float]]], pd.DataFrame]
         {
             "inputs": [
                 {
-                    "name": "x",
+                    "name": "input-0",
                     "shape": [len(r), 20],
                     "datatype": "FP32",
                     "data": [v for row in r for v in row],
@@ -178,7 +195,7 @@ FLOAT_FORMS: dict[str, Callable[[InputDecoder, list[list[float]]], pd.DataFrame]
         }
     )[0],
     "v2 one nested tensor": lambda d, r: d.v2(
-        {"inputs": [{"name": "x", "shape": [len(r), 20], "datatype": "FP64", "data": r}]}
+        {"inputs": [{"name": "input-0", "shape": [len(r), 20], "datatype": "FP64", "data": r}]}
     )[0],
     "v2 tensor per feature": lambda d, r: d.v2(
         {
@@ -331,13 +348,44 @@ def test_unknown_features_are_ignored_when_asked() -> None:
     pd.testing.assert_frame_equal(d.columns(names, lists(rows, names)), mixed_expected(rows))
 
 
+def test_unknown_tensors_next_to_the_features_are_ignored_when_asked() -> None:
+    """Check that ``unknown_features="ignore"`` drops an extra tensor next to the feature
+    tensors, but a request of unknown tensors only is still refused."""
+    rows = mixed_rows(2)
+    d = decoder(unknown_features="ignore")
+    extra = {"name": "zip", "shape": [2], "datatype": "INT64", "data": [1, 2]}
+    frame, _ = d.v2({"inputs": [*v2_per_feature(rows), extra]})
+    pd.testing.assert_frame_equal(frame, mixed_expected(rows))
+    with pytest.raises(InvalidInput) as err:
+        d.v2({"inputs": [v2_text(rows, name="x")]})
+    assert (err.value.status, err.value.field) == (400, "x")
+
+
+def test_the_matrix_input_gives_way_to_a_feature_of_its_name() -> None:
+    """Check that a feature named ``input-0`` keeps its name: the ``[N, F]`` tensor becomes
+    ``input-0_``."""
+    d = decoder(Signature((Feature("input-0", "float"), Feature("b", "int")), "regression"))
+    assert d.v2_matrix_input == "input-0_"
+    expected = pd.DataFrame({"input-0": [1.5, 2.0], "b": [3, 4]})
+    matrix = {"name": "input-0_", "shape": [2, 2], "datatype": "FP64", "data": [1.5, 3, 2, 4]}
+    pd.testing.assert_frame_equal(d.v2({"inputs": [matrix]})[0], expected)
+    per_feature = [
+        {"name": "input-0", "shape": [2], "datatype": "FP64", "data": [1.5, 2]},
+        {"name": "b", "shape": [2, 1], "datatype": "INT64", "data": [[3], [4]]},
+    ]
+    pd.testing.assert_frame_equal(d.v2({"inputs": per_feature})[0], expected)
+    assert decoder().v2_matrix_input == "input-0"
+
+
 def test_native_returns_the_routing_key_and_v2_the_request_meta() -> None:
     rows = mixed_rows(1)
     assert decoder().native({"inputs": rows, "routing_key": "u-7"})[1] == "u-7"
     body = {
         "id": "42",
         "parameters": {"x": 1},
-        "inputs": [{"name": "t", "shape": [1, 20], "datatype": "FP32", "data": float_rows(1)[0]}],
+        "inputs": [
+            {"name": "input-0", "shape": [1, 20], "datatype": "FP32", "data": float_rows(1)[0]}
+        ],
         "outputs": [{"name": "predict"}, {"name": "predict_proba"}],
     }
     _, meta = decoder(FLOATS).v2(body)
@@ -557,7 +605,7 @@ ERRORS: dict[str, tuple[Callable[[InputDecoder], object], int, Any, Any, Any, st
     ),
     "v2 with zero rows": (
         lambda d: d.v2(
-            {"inputs": [{"name": "t", "shape": [0, 6], "datatype": "FP32", "data": []}]}
+            {"inputs": [{"name": "input-0", "shape": [0, 6], "datatype": "FP32", "data": []}]}
         ),
         400,
         None,
@@ -576,7 +624,7 @@ ERRORS: dict[str, tuple[Callable[[InputDecoder], object], int, Any, Any, Any, st
     ),
     "too many v2 rows": (
         lambda d: d.v2(
-            {"inputs": [{"name": "t", "shape": [10**9, 6], "datatype": "FP32", "data": []}]}
+            {"inputs": [{"name": "input-0", "shape": [10**9, 6], "datatype": "FP32", "data": []}]}
         ),
         413,
         None,
@@ -735,29 +783,31 @@ ERRORS: dict[str, tuple[Callable[[InputDecoder], object], int, Any, Any, Any, st
         "name",
     ),
     "v2 unknown datatype": (
-        lambda d: d.v2({"inputs": [{"name": "t", "shape": [1, 6], "datatype": "FP8", "data": []}]}),
+        lambda d: d.v2(
+            {"inputs": [{"name": "input-0", "shape": [1, 6], "datatype": "FP8", "data": []}]}
+        ),
         400,
-        "t",
+        "input-0",
         None,
         None,
         "FP8",
     ),
     "v2 bad shape": (
         lambda d: d.v2(
-            {"inputs": [{"name": "t", "shape": [-1, 6], "datatype": "FP32", "data": []}]}
+            {"inputs": [{"name": "input-0", "shape": [-1, 6], "datatype": "FP32", "data": []}]}
         ),
         400,
-        "t",
+        "input-0",
         None,
         None,
         "shape",
     ),
     "v2 shape of the wrong width": (
         lambda d: d.v2(
-            {"inputs": [{"name": "t", "shape": [1, 5], "datatype": "FP32", "data": []}]}
+            {"inputs": [{"name": "input-0", "shape": [1, 5], "datatype": "FP32", "data": []}]}
         ),
         400,
-        "t",
+        "input-0",
         None,
         None,
         "[N, 6]",
@@ -817,15 +867,92 @@ ERRORS: dict[str, tuple[Callable[[InputDecoder], object], int, Any, Any, Any, st
         "float",
         "lacks",
     ),
+    "v2 tensor of an unknown name": (
+        lambda d: d.v2({"inputs": [v2_text([ONE], name="t")]}),
+        400,
+        "t",
+        None,
+        None,
+        "The model takes 'input-0', one [N, 6] tensor with the features in this order, or one "
+        "[N] tensor per feature, named after it: amount (float), hour (int),",
+    ),
+    "v2 unknown tensor next to the features": (
+        lambda d: d.v2(
+            {
+                "inputs": [
+                    *v2_per_feature([ONE]),
+                    {"name": "zip", "shape": [1], "datatype": "INT64", "data": [1]},
+                ]
+            }
+        ),
+        400,
+        "zip",
+        None,
+        None,
+        "Unknown input tensor(s) 'zip'",
+    ),
+    "v2 matrix and a feature tensor": (
+        lambda d: d.v2({"inputs": [v2_text([ONE]), v2_per_feature([ONE])[1]]}),
+        400,
+        "hour",
+        None,
+        None,
+        "not both",
+    ),
+    "v2 matrix under a feature's name": (
+        lambda d: d.v2({"inputs": [v2_text([ONE], name="amount")]}),
+        400,
+        "amount",
+        None,
+        None,
+        "has shape [1, 6]; a tensor per feature must have shape [N] or [N, 1]. The [N, 6] "
+        "tensor of all the features is 'input-0'.",
+    ),
+    "v2 text that is no number": (
+        lambda d: d.v2({"inputs": [v2_text(with_value("amount", "abc"))]}),
+        422,
+        "amount",
+        0,
+        "float",
+        "'abc'",
+    ),
+    "v2 text that is no boolean, big batch": (
+        lambda d: d.v2({"inputs": [v2_text(with_value("flag", "yes", row=70, n=100))]}),
+        422,
+        "flag",
+        70,
+        "bool",
+        "'yes'",
+    ),
+    "v2 null in a text tensor": (
+        lambda d: d.v2({"inputs": [v2_text(with_value("hour", None))]}),
+        422,
+        "hour",
+        0,
+        "int",
+        "null or NaN",
+    ),
+    "v2 number in a text tensor": (
+        lambda d: d.v2({"inputs": [{**v2_text([ONE]), "data": [ONE[n] for n in NAMES]}]}),
+        422,
+        "input-0",
+        0,
+        "BYTES",
+        "strings",
+    ),
 }
 
 FLOAT_ERRORS: dict[str, tuple[Callable[[InputDecoder], object], int, Any, Any, Any, str]] = {
     "v2 string in FP32": (
         lambda d: d.v2(
-            {"inputs": [{"name": "t", "shape": [1, 20], "datatype": "FP32", "data": ["abc"] * 20}]}
+            {
+                "inputs": [
+                    {"name": "input-0", "shape": [1, 20], "datatype": "FP32", "data": ["abc"] * 20}
+                ]
+            }
         ),
         422,
-        "t",
+        "input-0",
         0,
         "FP32",
         "'abc'",
@@ -835,7 +962,7 @@ FLOAT_ERRORS: dict[str, tuple[Callable[[InputDecoder], object], int, Any, Any, A
             {
                 "inputs": [
                     {
-                        "name": "t",
+                        "name": "input-0",
                         "shape": [100, 20],
                         "datatype": "FP32",
                         "data": [0.5] * 1990 + ["abc"] + [0.5] * 9,
@@ -844,34 +971,46 @@ FLOAT_ERRORS: dict[str, tuple[Callable[[InputDecoder], object], int, Any, Any, A
             }
         ),
         422,
-        "t",
+        "input-0",
         99,
         "FP32",
         "element 1990",
     ),
     "v2 fraction in INT64": (
         lambda d: d.v2(
-            {"inputs": [{"name": "t", "shape": [1, 20], "datatype": "INT64", "data": [1.5] * 20}]}
+            {
+                "inputs": [
+                    {"name": "input-0", "shape": [1, 20], "datatype": "INT64", "data": [1.5] * 20}
+                ]
+            }
         ),
         422,
-        "t",
+        "input-0",
         0,
         "INT64",
         "integers",
     ),
     "v2 300 in INT8, big batch": (
         lambda d: d.v2(
-            {"inputs": [{"name": "t", "shape": [70, 20], "datatype": "INT8", "data": [300] * 1400}]}
+            {
+                "inputs": [
+                    {"name": "input-0", "shape": [70, 20], "datatype": "INT8", "data": [300] * 1400}
+                ]
+            }
         ),
         422,
-        "t",
+        "input-0",
         0,
         "INT8",
         "[-128, 127]",
     ),
     "v2 bool in a float feature": (
         lambda d: d.v2(
-            {"inputs": [{"name": "t", "shape": [1, 20], "datatype": "BOOL", "data": [True] * 20}]}
+            {
+                "inputs": [
+                    {"name": "input-0", "shape": [1, 20], "datatype": "BOOL", "data": [True] * 20}
+                ]
+            }
         ),
         422,
         "f0",
@@ -881,10 +1020,14 @@ FLOAT_ERRORS: dict[str, tuple[Callable[[InputDecoder], object], int, Any, Any, A
     ),
     "v2 shape and data disagree": (
         lambda d: d.v2(
-            {"inputs": [{"name": "t", "shape": [2, 20], "datatype": "FP32", "data": [1.0] * 20}]}
+            {
+                "inputs": [
+                    {"name": "input-0", "shape": [2, 20], "datatype": "FP32", "data": [1.0] * 20}
+                ]
+            }
         ),
         400,
-        "t",
+        "input-0",
         None,
         None,
         "40 values",
@@ -893,12 +1036,17 @@ FLOAT_ERRORS: dict[str, tuple[Callable[[InputDecoder], object], int, Any, Any, A
         lambda d: d.v2(
             {
                 "inputs": [
-                    {"name": "t", "shape": [2, 20], "datatype": "FP32", "data": [[1.0] * 20, [1.0]]}
+                    {
+                        "name": "input-0",
+                        "shape": [2, 20],
+                        "datatype": "FP32",
+                        "data": [[1.0] * 20, [1.0]],
+                    }
                 ]
             }
         ),
         400,
-        "t",
+        "input-0",
         None,
         None,
         "nested",
@@ -1002,7 +1150,7 @@ def _row_objects(values: st.SearchStrategy[Any]) -> st.SearchStrategy[list[dict[
 def _tensor() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
         {
-            "name": st.sampled_from([*NAMES, "t"]) | JSON,
+            "name": st.sampled_from([*NAMES, "input-0", "t"]) | JSON,
             "shape": st.lists(st.integers(-1, 7), max_size=3) | JSON,
             "datatype": st.sampled_from(["FP32", "INT8", "UINT64", "BOOL", "BYTES", "X"]) | JSON,
             "data": st.lists(_SCALARS | st.lists(_SCALARS, max_size=7), max_size=14) | JSON,
@@ -1118,3 +1266,4 @@ def test_any_values_in_well_formed_bodies_give_a_frame_or_invalid_input(
         _only_located_errors(partial(d.columns, None, lists(rows, NAMES)))
         _only_located_errors(partial(d.mlflow, {"inputs": columns}))
         _only_located_errors(partial(d.v2, tensors))
+        _only_located_errors(partial(d.v2, {"inputs": [v2_text(rows)]}))

@@ -57,6 +57,10 @@ _V2_FORM: Final = (
     'a JSON object {"inputs": [{"name", "shape", "datatype", "data"}, ...]} '
     "(Open Inference Protocol v2)"
 )
+_V2_MATRIX: Final = "input-0"
+"""The name of the one ``[N, F]`` v2 input (MLServer's name for a tabular model's input)."""
+_TEXT_PARSED: Final = frozenset({"float", "int", "bool"})
+"""The feature families that read a ``BYTES`` element's text as a CSV cell is read."""
 _SEQUENCES: Final = frozenset({list, tuple})
 _FLOAT_EXACT: Final = 2**53
 
@@ -222,6 +226,15 @@ class InputDecoder:
     def options(self) -> DecodeOptions:
         return self._options
 
+    @property
+    def v2_matrix_input(self) -> str:
+        """The name of the one ``[N, F]`` v2 input tensor: ``input-0``, with ``_`` appended while
+        a feature has that name (a tensor named after a feature is that feature's)."""
+        name: str = _V2_MATRIX
+        while name in self._name_set:
+            name += "_"
+        return name
+
     # ------------------------------------------------------------------------------ entry points
 
     def rows(self, records: list[dict[str, Any]]) -> Frame:
@@ -345,9 +358,12 @@ class InputDecoder:
         )
 
     def v2(self, body: object) -> tuple[Frame, dict[str, Any]]:
-        """An Open Inference Protocol v2 inference request: one ``[N, F]`` tensor (features in
-        signature order) or one ``[N]``/``[N, 1]`` tensor per feature. Returns the frame and
-        ``{"id": ..., "outputs": [names]}`` (each key only when the request has it)."""
+        """An Open Inference Protocol v2 inference request: one ``[N, F]`` tensor named
+        :attr:`v2_matrix_input` (features in signature order; ``BYTES`` elements are text, which
+        number and boolean features parse as CSV cells are parsed), or one ``[N]``/``[N, 1]``
+        tensor per feature, named after it. Any other name is a 400 naming the accepted ones.
+        Returns the frame and ``{"id": ..., "outputs": [names]}`` (each key only when the request
+        has it)."""
         if type(body) is not dict:
             raise malformed(f"The request body must be {_V2_FORM}; got {describe(body)}.")
         meta: dict[str, Any] = {}
@@ -367,8 +383,16 @@ class InputDecoder:
         if len(by_name) != len(tensors):
             twice = next(t.name for t in tensors if by_name[t.name] is not t)
             raise malformed(f"Two input tensors are named {twice!r}.", twice)
-        if len(tensors) == 1 and tensors[0].name not in self._name_set:
-            return self._v2_matrix(tensors[0]), meta
+        matrix = self.v2_matrix_input
+        if matrix in by_name:
+            if len(tensors) > 1:
+                others = [t.name for t in tensors if t.name != matrix]
+                raise malformed(
+                    f"Send {matrix!r} (all the features in one [N, {self._width}] tensor) alone "
+                    f"or one tensor per feature, not both; the request also has {_quoted(others)}.",
+                    others[0],
+                )
+            return self._v2_matrix(by_name[matrix]), meta
         return self._v2_features(by_name), meta
 
     # ------------------------------------------------------------------------------- structure
@@ -478,7 +502,7 @@ class InputDecoder:
         width, shape = self._width, tensor.shape
         if not (len(shape) == 2 and shape[1] == width) and not (len(shape) == 1 and width == 1):
             raise malformed(
-                f"Input {tensor.name!r} has shape {list(shape)}; one tensor must have shape "
+                f"Input {tensor.name!r} has shape {list(shape)}; it must have shape "
                 f"[N, {width}] with the features in this order: {self._listing(width)}. "
                 "Or send one tensor per feature, named after it.",
                 tensor.name,
@@ -486,27 +510,61 @@ class InputDecoder:
         n = shape[0]
         self._check_count(n)
         flat = tensor.flatten()
+        text = tensor.datatype == "BYTES"
         if n <= SMALL:
             tensor.check(flat, width)
+            if text:
+                return self._v2_text(flat, n)
             return self._from_rows([flat[i * width : (i + 1) * width] for i in range(n)])
         obj = np.fromiter(flat, dtype=object, count=len(flat))
         tensor.check(obj, width)
+        if text:
+            return self._v2_text(obj, n)
         return self._from_matrix(obj.reshape(n, width))
 
+    def _v2_text(self, values: Sequence[Any] | np.ndarray[Any, Any], n: int) -> Frame:
+        """A ``BYTES`` matrix (what a mixed signature's metadata asks for): every element is text
+        (tritonclient sends ``str(value)`` of an object array), which a number or boolean feature
+        parses as a CSV cell (``"12.5"``, ``"3"``, ``"True"``; null or ``""`` is missing) and the
+        other features take as it is."""
+        cols: list[Any] = []
+        for j, column in enumerate(self._columns):
+            cells = list(values[j :: self._width])
+            if column.family in _TEXT_PARSED:
+                cells = column.parse_csv(["" if c is None else c for c in cells])
+            cols.append(cells)
+        return self._from_columns(cols, n)
+
     def _v2_features(self, tensors: dict[str, Tensor]) -> Frame:
+        unknown = [k for k in tensors if k not in self._name_set]
+        if unknown and (self._reject or len(unknown) == len(tensors)):
+            matrix, width = self.v2_matrix_input, self._width
+            raise malformed(
+                f"Unknown input tensor(s) {_quoted(unknown)}. The model takes {matrix!r}, one "
+                f"[N, {width}] tensor with the features in this order, or one [N] tensor per "
+                f"feature, named after it: {self._listing(width)}.",
+                unknown[0],
+            )
+        for name in (n for n in self._names if n in tensors):
+            shape = tensors[name].shape
+            if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+                hint = (
+                    f" The [N, {self._width}] tensor of all the features is "
+                    f"{self.v2_matrix_input!r}."
+                    if len(shape) == 2 and shape[1] == self._width
+                    else ""
+                )
+                raise malformed(
+                    f"Input {name!r} has shape {list(shape)}; a tensor per feature must have "
+                    f"shape [N] or [N, 1].{hint}",
+                    name,
+                )
         missing = [n for n in self._names if n not in tensors]
-        unknown = [k for k in tensors if k not in self._name_set] if self._reject else []
-        if missing or unknown:
-            raise self._fields_problem(missing, unknown, None)
+        if missing:
+            raise self._fields_problem(missing, [], None)
         first = tensors[self._names[0]].shape[:1]
         for name in self._names:
             shape = tensors[name].shape
-            if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
-                raise malformed(
-                    f"Input {name!r} has shape {list(shape)}; a tensor per feature must have "
-                    "shape [N] or [N, 1].",
-                    name,
-                )
             if shape[:1] != first:
                 raise malformed(
                     f"Input {name!r} has {shape[0]} rows but {self._names[0]!r} has {first[0]}; "

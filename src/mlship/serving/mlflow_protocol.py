@@ -1,7 +1,8 @@
 """MLflow's scoring protocol: ``/invocations`` (JSON forms and text/csv), ``/ping``, ``/health``.
 
 Someone moving off ``mlflow models serve`` changes only the URL: ``/models/{name}/invocations``,
-or ``/invocations`` itself when the server serves one model.
+or ``/invocations`` itself when the server serves one model. As there, the body's
+``Content-Type`` must be ``application/json`` or ``text/csv``; any other, or none, is a 415.
 """
 
 from __future__ import annotations
@@ -74,15 +75,19 @@ async def _invoke(request: Request, name: str) -> Response:
     body = await read_body(request, state.settings.max_body_bytes)
     # Routed after the last await before predicting: a deployment switch cannot close it between.
     route = state.router.route(name, request.headers.get("x-routing-key"), request_id=rid)
-    content_type = (request.headers.get("content-type") or "application/json").split(";")[0]
-    content_type = content_type.strip().lower()
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if not content_type:
+        # MLflow's scoring server answers 415 too: a body is not guessed to be JSON.
+        raise InvalidInput(
+            "The request has no Content-Type; send application/json or text/csv.", status=415
+        )
     if content_type == "text/csv":
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInput("The CSV body is not UTF-8 text.", status=400) from None
         frame = route.runtime.decoder.mlflow_csv(text)
-    elif content_type in ("application/json", ""):
+    elif content_type == "application/json":
         if not body.strip():
             raise InvalidInput("The request body is empty; send a JSON object.", status=400)
         try:

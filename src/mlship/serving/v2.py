@@ -1,5 +1,11 @@
 """Open Inference Protocol v2 REST (KServe, Triton, MLServer): health, metadata and inference.
 
+Inputs: the first one the metadata lists is ``input-0``, all the features in one ``[-1, F]`` tensor
+in signature order (their names in its ``parameters.feature_names``), as KServe's scikit-learn
+server, MLServer and Triton's FIL backend give a tabular model: a client that reads the metadata
+sends its ``[N, F]`` rows there. One ``[-1]`` input per feature, named after it, follows; a request
+sends either the one tensor or all of those.
+
 Outputs: ``predict`` (labels or values, shape ``[N]``) and, for classifiers, ``predict_proba``
 (``[N, classes]``, FP64). A request's ``outputs`` list selects exactly those. Errors are
 ``{"error": "..."}`` as the protocol says.
@@ -16,6 +22,7 @@ from fastapi.responses import Response
 
 from mlship import __version__
 from mlship.errors import InvalidInput
+from mlship.registry.model_version import Signature
 from mlship.serving.http import json_response, read_json, request_id, state_of
 from mlship.serving.predict import run_prediction
 from mlship.serving.runtime import VersionRuntime
@@ -106,11 +113,38 @@ def _metadata(runtime: VersionRuntime) -> dict[str, Any]:
         "versions": [str(runtime.version)],
         "platform": f"mlship-{runtime.loaded.version.format}",
         "inputs": [
-            {"name": f.name, "datatype": _DATATYPE.get(f.dtype, "BYTES"), "shape": [-1]}
-            for f in sig.features
+            {
+                "name": runtime.decoder.v2_matrix_input,
+                "datatype": _matrix_type(sig),
+                "shape": [-1, len(sig.features)],
+                "parameters": {"feature_names": sig.feature_names},
+            },
+            *(
+                {"name": f.name, "datatype": _DATATYPE.get(f.dtype, "BYTES"), "shape": [-1]}
+                for f in sig.features
+            ),
         ],
         "outputs": outputs,
     }
+
+
+def _matrix_type(sig: Signature) -> str:
+    """The datatype of the ``[N, F]`` input: one that every feature's values fit.
+
+    All floats: FP64. All ints: INT64. Floats and ints: FP64, the widest common type (an int
+    feature takes integral numbers such as 3.0; one beyond 2**53 is sent exactly only in its own
+    INT64 tensor). All bools: BOOL. Anything else (strings, categories, date-times, or bools mixed
+    with numbers) has no common numeric type: BYTES, every element as text (what tritonclient sends
+    for an object array), which number and bool features parse as CSV cells are parsed.
+    """
+    dtypes = {f.dtype for f in sig.features}
+    if dtypes == {"int"}:
+        return "INT64"
+    if dtypes <= {"float", "int"}:
+        return "FP64"
+    if dtypes == {"bool"}:
+        return "BOOL"
+    return "BYTES"
 
 
 def _output_type(runtime: VersionRuntime) -> str:
