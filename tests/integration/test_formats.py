@@ -7,9 +7,11 @@ PostgreSQL).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import shutil
 import stat
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from mlship.errors import UnsafeArtifact, UnsupportedFormat
@@ -199,6 +202,136 @@ def test_skops_file_with_a_custom_type_loads_when_trusted(
     assert isinstance(loaded.raw, AmountRule)
     assert loaded.signature == classifier_signature()
     assert_same_classifier(loaded, model, features(numeric_frame))
+
+
+TREE_PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+
+
+def fit_hgb(
+    frame: pd.DataFrame, estimator: type[Any] = HistGradientBoostingClassifier, label: str = LABEL
+) -> Any:
+    model = estimator(max_iter=5, early_stopping=False, random_state=0)
+    return model.fit(features(frame, label), frame[label])
+
+
+def rename_type(path: Path, old: str, new: str) -> Path:
+    """A copy of the skops file with every ``old`` object in its schema named ``new`` instead."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    old_name = tuple(old.rsplit(".", 1))
+    new_module, new_class = new.rsplit(".", 1)
+
+    def rename(node: Any) -> Any:
+        if isinstance(node, list):
+            return [rename(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if (node.get("__module__"), node.get("__class__")) == old_name:
+            node = {**node, "__module__": new_module, "__class__": new_class}
+        return {key: rename(value) for key, value in node.items()}
+
+    members["schema.json"] = json.dumps(rename(json.loads(members["schema.json"]))).encode()
+    crafted = path.with_name(f"crafted-{path.name}")
+    with zipfile.ZipFile(crafted, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return crafted
+
+
+@pytest.mark.parametrize(
+    ("estimator", "label", "methods"),
+    [
+        (HistGradientBoostingClassifier, LABEL, ("predict", "predict_proba")),
+        (HistGradientBoostingRegressor, "amount", ("predict",)),
+    ],
+    ids=["classifier", "regressor"],
+)
+def test_hist_gradient_boosting_file_registers_without_trusted(
+    registry: Registry,
+    numeric_frame: pd.DataFrame,
+    tmp_path: Path,
+    estimator: type[Any],
+    label: str,
+    methods: tuple[str, ...],
+) -> None:
+    """Check that the trees skops does not trust are trusted once checked, at register and load."""
+    model = fit_hgb(numeric_frame, estimator, label)
+    path = tmp_path / "hgb.skops"
+    sio.dump(model, path)
+
+    version = registry.register(path, "hgb", train_data=numeric_frame, label=label)
+    loaded = registry.load(version.ref)
+
+    assert version.load_spec["trusted_types"] == [TREE_PREDICTOR]
+    assert version.load_spec["check_trees"] is True
+    assert loaded.raw is not model
+    rows = features(numeric_frame, label)
+    for method in methods:
+        np.testing.assert_array_equal(getattr(loaded, method)(rows), getattr(model, method)(rows))
+
+
+@pytest.mark.parametrize(
+    "type_name",
+    ["os.system", "sklearn.ensemble._hist_gradient_boosting.grower.TreeGrower"],
+    ids=["outside-sklearn", "sklearn-internal"],
+)
+def test_skops_file_naming_a_type_outside_the_reviewed_ones_is_refused(
+    registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path, type_name: str
+) -> None:
+    """Check that trust goes by exact name: a crafted file naming another type is refused, even a
+    scikit-learn internal next to the reviewed one."""
+    path = tmp_path / "hgb.skops"
+    sio.dump(fit_hgb(numeric_frame), path)
+    crafted = rename_type(path, TREE_PREDICTOR, type_name)
+
+    with pytest.raises(UnsafeArtifact, match="neither skops nor mlship trust") as refused:
+        registry.register(crafted, "hgb")
+    assert type_name in str(refused.value)
+    assert TREE_PREDICTOR not in str(refused.value)
+    assert registry.list_models() == []
+
+
+def child_past_the_end(nodes: np.ndarray[Any, Any]) -> None:
+    nodes["left"][0] = nodes.size
+
+
+def child_before_its_parent(nodes: np.ndarray[Any, Any]) -> None:
+    nodes["right"][0] = 0
+
+
+def child_of_two_splits(nodes: np.ndarray[Any, Any]) -> None:
+    nodes["right"][0] = nodes["left"][0]
+
+
+def feature_past_the_end(nodes: np.ndarray[Any, Any]) -> None:
+    nodes["feature_idx"][0] = len(NUMERIC_FEATURES)
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (child_past_the_end, "node 0 has a child outside the nodes after it"),
+        (child_before_its_parent, "node 0 has a child outside the nodes after it"),
+        (child_of_two_splits, "a node is the child of two splits"),
+        (feature_past_the_end, "node 0 splits on feature 3 of 3"),
+    ],
+)
+def test_hist_gradient_boosting_file_with_a_malformed_tree_is_refused(
+    registry: Registry,
+    numeric_frame: pd.DataFrame,
+    tmp_path: Path,
+    damage: Callable[[np.ndarray[Any, Any]], None],
+    problem: str,
+) -> None:
+    """Check that a tree that would send scikit-learn outside its arrays is refused unloaded."""
+    model = fit_hgb(numeric_frame)
+    damage(model._predictors[-1][0].nodes)
+    path = tmp_path / "hgb.skops"
+    sio.dump(model, path)
+
+    with pytest.raises(UnsafeArtifact, match=rf": tree 0 of iteration 4: {problem}\. "):
+        registry.register(path, "hgb")
+    assert registry.list_models() == []
 
 
 # ------------------------------------------------------------------------------- python object
@@ -565,15 +698,15 @@ def test_format_that_does_not_fit_the_object_is_unsupported(
 def test_skops_file_with_types_skops_does_not_trust_needs_trusted(
     registry: Registry, numeric_frame: pd.DataFrame, tmp_path: Path
 ) -> None:
-    """Check that a file is held to skops' own trust list while a live object is not."""
+    """Check that a file is held to skops' trust list and the reviewed types, a live object not."""
     import skops.io as sio
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble import RandomForestClassifier
 
     X, y = numeric_frame.drop(columns=[LABEL]), numeric_frame[LABEL]
-    model = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
-    path = tmp_path / "hgb.skops"
+    model = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    path = tmp_path / "forest.skops"
     sio.dump(model, path)
-    with pytest.raises(UnsafeArtifact, match="TreePredictor"):
+    with pytest.raises(UnsafeArtifact, match=r"sklearn\.tree\._tree\.Tree"):
         registry.register(path, "fraud")
     assert registry.register(path, "fraud", trusted=True).version == 1
     assert registry.register(model, "fraud").version == 2
