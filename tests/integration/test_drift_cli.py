@@ -34,6 +34,7 @@ FEATURE_KEYS = {
     "effect_name",
     "threshold",
     "drift",
+    "drift_reasons",
     "reason",
     "approximate",
     "count",
@@ -368,3 +369,194 @@ def test_read_window_keeps_the_most_recent_requests(logged: dict[str, Any]) -> N
         assert everything.requests == 50 and not everything.truncated
     finally:
         store.close()
+
+
+# ------------------------------------------------------- missing values and new categories
+
+
+def _amounts(rows: int, missing: float, seed: int) -> pd.Series:
+    """Amounts of one distribution, the first ``missing`` share of them missing."""
+    values = pd.Series(np.random.default_rng(seed).gamma(2.0, 30.0, rows))
+    values.iloc[: round(rows * missing)] = np.nan
+    return values
+
+
+def _countries(rows: int, new: float, seed: int) -> pd.Series:
+    """Countries DE, FR and US; the first ``new`` share of them BR, never seen in training."""
+    values = pd.Series(np.random.default_rng(seed).choice(["DE", "FR", "US"], rows), dtype="str")
+    values.iloc[: round(rows * new)] = "BR"
+    return values
+
+
+def _rows(stdout: str) -> dict[str, str]:
+    return {line.split("│")[1].strip(): line for line in stdout.splitlines() if "│" in line}
+
+
+@pytest.fixture(scope="module")
+def on_gaps(tmp_path_factory: pytest.TempPathFactory) -> RunCli:
+    """Amounts (10,000 rows, 1 % missing in the reference) and countries (250,000 rows)."""
+    folder = tmp_path_factory.mktemp("drift-gaps")
+    for name, missing, seed in (("ref", 0.01, 1), ("spike", 0.25, 2), ("small", 0.02, 3)):
+        frame = pd.DataFrame({"amount": _amounts(10_000, missing, seed)})
+        frame["country"] = _countries(10_000, 0.0, seed)
+        frame.to_parquet(folder / f"amounts-{name}.parquet")
+    for name, new, seed in (("ref", 0.0, 1), ("2", 0.02, 2), ("1.5", 0.015, 3), ("0.5", 0.005, 4)):
+        frame = pd.DataFrame({"country": _countries(250_000, new, seed)})
+        frame.to_parquet(folder / f"countries-{name}.parquet")
+    env = {**os.environ, "MLSHIP_HOME": str(folder / "home"), "COLUMNS": "200"}
+    return _cli(folder, env)
+
+
+def test_a_spike_of_missing_values_drifts_and_the_table_says_so(on_gaps: RunCli) -> None:
+    """Check missing 1 % -> 25 %, the other values from the same distribution."""
+    args = ["--reference", "amounts-ref.parquet", "--current", "amounts-spike.parquet"]
+    result = on_gaps(*args)
+    assert result.returncode == 0, result.stderr
+    assert "DATASET DRIFT" in result.stdout and "NO DATASET DRIFT" not in result.stdout
+    rows = _rows(result.stdout)
+    assert "DRIFT: missing 1 % → 25 %" in rows["amount"]
+    assert "ok" in rows["country"]
+    out = json.loads(on_gaps(*args, "--json").stdout)
+    amount = out["features"]["amount"]
+    assert set(amount) == FEATURE_KEYS
+    assert amount["drift"] is True and amount["drift_reasons"] == ["missing"]
+    assert amount["effect"] < amount["threshold"]  # the values themselves did not drift
+    missing = amount["missing"]
+    assert (missing["reference"], missing["current"], missing["threshold"]) == (0.01, 0.25, 0.05)
+    assert missing["drift"] is True and missing["p_value_adjusted"] < 1e-100
+    assert out["dataset"]["bh"]["drifted"] == ["amount"]
+    failed = on_gaps(*args, "--fail-on-drift")
+    assert failed.returncode == 1 and "the dataset (amount)" in " ".join(failed.stderr.split())
+
+
+def test_a_small_rise_of_missing_values_is_not_drift(on_gaps: RunCli) -> None:
+    """Check 1 % -> 2 % on 10,000 rows: significant, but below the five points that count."""
+    args = ["--reference", "amounts-ref.parquet", "--current", "amounts-small.parquet"]
+    result = on_gaps(*args)
+    assert result.returncode == 0, result.stderr
+    assert "NO DATASET DRIFT" in result.stdout
+    assert "missing" not in _rows(result.stdout)["amount"]
+    missing = json.loads(on_gaps(*args, "--json").stdout)["features"]["amount"]["missing"]
+    assert missing["current"] == 0.02 and missing["p_value"] < 1e-6 and missing["drift"] is False
+
+
+@pytest.mark.parametrize(
+    ("current", "drifts", "shown"),
+    [("2", True, "2 %"), ("1.5", True, "1.5 %"), ("0.5", False, None)],
+)
+def test_a_common_new_category_drifts_and_is_named(
+    on_gaps: RunCli, current: str, drifts: bool, shown: str | None
+) -> None:
+    """Check a category never seen in training at 2 % and 1.5 % of 250,000 values (1.5 %: the
+    Jensen-Shannon distance, 0.087, is below its threshold), and at 0.5 % (not drift)."""
+    args = ["--reference", "countries-ref.parquet", "--current", f"countries-{current}.parquet"]
+    result = on_gaps(*args)
+    assert result.returncode == 0, result.stderr
+    row = _rows(result.stdout)["country"]
+    if drifts:
+        assert "DATASET DRIFT" in result.stdout and "NO DATASET DRIFT" not in result.stdout
+        assert f"new categories {shown} (BR)" in row
+    else:
+        assert "NO DATASET DRIFT" in result.stdout and "ok" in row
+    country = json.loads(on_gaps(*args, "--json").stdout)["features"]["country"]
+    new = country["new_categories"]
+    assert new["values"] == ["BR"] and new["drift"] is drifts and new["threshold"] == 0.01
+    assert ("new_categories" in country["drift_reasons"]) is drifts
+    if current == "1.5":
+        assert country["drift_reasons"] == ["new_categories"]
+
+
+def test_the_missing_and_new_category_thresholds_are_options(on_gaps: RunCli) -> None:
+    spike = ["--reference", "amounts-ref.parquet", "--current", "amounts-spike.parquet"]
+    lenient = on_gaps(*spike, "--missing-threshold", "0.3", "--json")
+    assert lenient.returncode == 0, lenient.stderr
+    out = json.loads(lenient.stdout)
+    assert out["features"]["amount"]["drift"] is False and out["dataset_drift"] is False
+    assert out["options"]["missing_threshold"] == 0.3
+    new = ["--reference", "countries-ref.parquet", "--current", "countries-1.5.parquet"]
+    result = on_gaps(*new, "--new-category-threshold", "0.02")
+    assert result.returncode == 0, result.stderr
+    assert "NO DATASET DRIFT" in result.stdout
+    _one_line_error(
+        on_gaps(*spike, "--missing-threshold", "5"),
+        "The 'missing_threshold' option must be a share between 0 and 1. Got 5.0 instead.",
+    )
+    _one_line_error(
+        on_gaps(*new, "--new-category-threshold", "-0.01"),
+        "The 'new_category_threshold' option must be a share between 0 and 1.",
+    )
+
+
+@pytest.fixture(scope="module")
+def gaps_logged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``gaps`` v1 registered with 10,000 training rows (amounts 1 % missing, no BR); its log
+    holds 10,000 rows 10 hours ago (amounts 25 % missing, 2 % BR) and 10,000 rows 2 hours ago
+    (2 % missing, 0.5 % BR)."""
+    from sklearn.dummy import DummyClassifier
+
+    tmp_path = tmp_path_factory.mktemp("drift-gaps-log")
+    env = {
+        **os.environ,
+        "MLSHIP_HOME": str(tmp_path / "home"),
+        "MLSHIP_DB_URL": f"sqlite:///{tmp_path / 'mlship.db'}",
+        "COLUMNS": "200",
+    }
+    train = pd.DataFrame({"amount": _amounts(10_000, 0.01, 1), "country": _countries(10_000, 0, 1)})
+    labels = np.random.default_rng(0).integers(0, 2, len(train))
+    registry = Registry.from_env(env)
+    registry.register(DummyClassifier().fit(train, labels), "gaps", train_data=train)
+    now = utcnow()
+    batches = {
+        "bad": (10.0, _amounts(10_000, 0.25, 2), _countries(10_000, 0.02, 2)),
+        "good": (2.0, _amounts(10_000, 0.02, 3), _countries(10_000, 0.005, 3)),
+    }
+    with PredictionLog(registry.store, tmp_path / "spill") as plog:
+        for prefix, (hours, amounts, countries) in batches.items():
+            frame = pd.DataFrame({"amount": amounts, "country": countries})
+            frame = frame.sample(frac=1.0, random_state=0)  # the gaps spread over requests
+            for i in range(20):
+                rows = frame.iloc[i * 500 : (i + 1) * 500]
+                inputs = rows.astype(object).where(rows.notna(), None).to_dict("records")
+                at = now - timedelta(hours=hours, minutes=20 - i)
+                record = PredictionRecord(
+                    f"{prefix}-{i}", at, "gaps", 1, "stable", inputs, [0] * len(rows), 1.0
+                )
+                plog.record(record)
+        assert plog.flush()
+    registry.close()
+    return {"run": _cli(tmp_path, env), "now": now}
+
+
+def test_the_training_profile_judges_missing_values_and_new_categories(
+    gaps_logged: dict[str, Any],
+) -> None:
+    """Check the profile path: the reference is the stored profile's counts."""
+    run, now = gaps_logged["run"], gaps_logged["now"]
+    bad = ["gaps", "--since", (now - timedelta(hours=12)).isoformat(), "--window", "4h"]
+    out = json.loads(run(*bad, "--json").stdout)
+    assert out["reference"] == {"source": "profile", "rows": 10_000}
+    assert out["source"]["window"]["rows"] == 10_000
+    amount, country = out["features"]["amount"], out["features"]["country"]
+    assert amount["drift_reasons"] == ["missing"]
+    assert (amount["missing"]["reference"], amount["missing"]["current"]) == (0.01, 0.25)
+    assert "new_categories" in country["drift_reasons"]
+    assert country["new_categories"]["values"] == ["BR"]
+    assert country["new_categories"]["share"] == 0.02
+    assert out["dataset_drift"] is True
+    table = run(*bad)
+    assert table.returncode == 0, table.stderr
+    rows = _rows(table.stdout)
+    assert "DRIFT: missing 1 % → 25 %" in rows["amount"]
+    assert "new categories 2 % (BR)" in rows["country"]
+
+    good = run("gaps", "--window", "3h", "--json")
+    assert good.returncode == 0, good.stderr
+    out = json.loads(good.stdout)
+    assert out["source"]["window"]["rows"] == 10_000
+    assert out["dataset_drift"] is False
+    assert {name: f["drift"] for name, f in out["features"].items()} == {
+        "amount": False,
+        "country": False,
+    }
+    assert out["features"]["amount"]["missing"]["current"] == 0.02
+    assert out["features"]["country"]["new_categories"]["share"] == 0.005

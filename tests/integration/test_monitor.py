@@ -10,6 +10,7 @@ go to a real local HTTP server; the retraining command is a Python script that a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -27,8 +28,10 @@ import httpx
 import pandas as pd
 import pytest
 
+from mlship.errors import ConfigError
 from mlship.monitoring.alerts import Alerter
 from mlship.monitoring.monitor import MonitorConfig, evaluate
+from mlship.monitoring.options import DriftOptions
 from mlship.monitoring.retrain import Retrainer
 from mlship.monitoring.schedule import Monitor
 from mlship.monitoring.settings import MonitorSettings
@@ -309,7 +312,8 @@ def test_every_kind_of_verdict(registry: Registry, tmp_path: Path) -> None:
     result = evaluate(registry, "fraud", MonitorConfig(window=timedelta(hours=1)))
     by_kind = {v.kind: v for v in result.verdicts}
     assert set(by_kind) == {"data_drift", "prediction_drift", "missingness", "metric_decay"}
-    assert by_kind["data_drift"].features == ("amount", "country")
+    # distance drifts by its missing values (0 % -> 50 %), and is a missingness verdict too.
+    assert sorted(by_kind["data_drift"].features) == ["amount", "country", "distance"]
     assert by_kind["prediction_drift"].features == ("prediction",)
     assert by_kind["missingness"].features == ("distance",)
     (missing,) = by_kind["missingness"].findings
@@ -322,6 +326,128 @@ def test_every_kind_of_verdict(registry: Registry, tmp_path: Path) -> None:
     assert out["prediction_drift"]["drift"] is True
     assert out["live_metric"]["decayed"] is True
     json.dumps(out)  # JSON-ready
+
+
+def deploy_with_gaps(registry: Registry) -> Any:
+    """``fraud`` v1 trained on 3,000 rows of which 1 % have no ``distance``; deployed."""
+    train = make_transactions(3000, seed=0)
+    model = fit_pipeline(train)
+    gappy = train.copy()
+    gappy.loc[gappy.index % 100 == 0, "distance"] = None
+    registry.register(model, "fraud", train_data=gappy, label="is_fraud")
+    DeploymentStore(registry).set_stable("fraud@1")
+    return model
+
+
+def with_gaps(rows: int, seed: int, missing: float, new: float) -> pd.DataFrame:
+    """Healthy traffic but for ``missing`` of ``distance`` missing and ``new`` of the
+    countries BR, which training never saw."""
+    frame = make_transactions(rows, seed).drop(columns=["is_fraud"])
+    frame.loc[: round(rows * missing) - 1, "distance"] = None
+    frame.loc[rows - round(rows * new) :, "country"] = "BR"
+    return frame
+
+
+def test_missing_values_and_new_categories_are_data_drift(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """Check distance 1 % -> 25 % missing and 1.5 % of BR (the monitor judges them against the
+    training profile's counts), then 2 % missing and 0.5 % of BR three hours later: healthy."""
+    model = deploy_with_gaps(registry)
+    start = utcnow()
+    config = MonitorConfig(window=timedelta(hours=1), prediction_drift=False)
+    bad = with_gaps(2000, seed=21, missing=0.25, new=0.015)
+    log_requests(registry, tmp_path, model, bad, requests=10, minutes_ago=5, prefix="a", now=start)
+    result = evaluate(registry, "fraud", config, now=start)
+    by_kind = {v.kind: v for v in result.verdicts}
+    assert set(by_kind) == {"data_drift", "missingness"}
+    findings = {f.name: f for f in by_kind["data_drift"].findings}
+    assert set(findings) == {"distance", "country"}  # not amount, not hour
+    distance, country = findings["distance"], findings["country"]
+    assert (distance.measure, distance.value, distance.baseline) == ("missing_rate", 0.25, 0.01)
+    assert distance.threshold == 0.05 and distance.test == "fisher"
+    assert distance.p_value is not None and distance.p_value < 1e-50
+    assert (country.measure, country.value, country.baseline) == ("new_category_share", 0.015, 0)
+    assert country.threshold == 0.01 and country.new_categories == ("BR",)
+    assert result.drift is not None
+    assert result.drift.features["country"].drift_reasons == ("new_categories",)
+    assert result.drift.features["distance"].details() == ("missing 1 % → 25 %",)
+    assert by_kind["missingness"].features == ("distance",)
+
+    later = start + timedelta(hours=3)
+    good = with_gaps(2000, seed=22, missing=0.02, new=0.005)
+    log_requests(registry, tmp_path, model, good, requests=10, minutes_ago=5, prefix="b", now=later)
+    healthy = evaluate(registry, "fraud", config, now=later)
+    assert healthy.verdicts == ()
+    assert healthy.drift is not None and not healthy.drift.dataset_drift
+    figures = healthy.drift.to_dict()["features"]
+    assert figures["distance"]["missing"]["current"] == 0.02
+    assert figures["country"]["new_categories"]["share"] == 0.005
+
+
+def test_the_dashboard_drift_view_judges_them_too(registry: Registry, tmp_path: Path) -> None:
+    """Check the drift page's JSON: the same verdicts, and why, as the table says it."""
+    from mlship.dashboard.drift_view import drift_view
+
+    model = deploy_with_gaps(registry)
+    now = utcnow()
+    bad = with_gaps(2000, seed=21, missing=0.25, new=0.015)
+    log_requests(registry, tmp_path, model, bad, requests=10, minutes_ago=5, prefix="d", now=now)
+    view = drift_view(registry, "fraud", now, "1h", None)
+    assert view["available"] is True and view["dataset_drift"] is True
+    features = {f["name"]: f for f in view["features"]}
+    assert features["distance"]["drift"] is True
+    assert features["distance"]["drift_reasons"] == ["missing"]
+    assert features["distance"]["details"] == ["missing 1 % → 25 %"]
+    assert features["country"]["drift_reasons"] == ["new_categories"]
+    assert features["country"]["details"] == ["new categories 1.5 % (BR)"]
+    assert features["amount"]["drift"] is False and features["amount"]["details"] == []
+    # The gaps are in the window's first requests: its first time slice drifts, its last not.
+    slices = view["timeline"]["features"]["distance"]["drift"]
+    assert slices[0] is True and slices[-1] is False
+
+
+def test_missing_values_alone_alert_but_do_not_retrain(
+    registry: Registry, tmp_path: Path, receiver: Receiver, retrain_script: tuple[Path, Path]
+) -> None:
+    """Check that a feature drifting by its missing values only is an alert, not a reason to
+    retrain (a pipeline bug: retraining on the broken data would not help)."""
+    model = deploy_with_gaps(registry)
+    current = with_gaps(2000, seed=23, missing=0.25, new=0.0)
+    log_requests(registry, tmp_path, model, current, requests=10, minutes_ago=5, prefix="m")
+    script, marker = retrain_script
+    monitor = Monitor(
+        registry,
+        MonitorConfig(window=timedelta(hours=1), prediction_drift=False),
+        Alerter(build_sinks(webhooks=[receiver.url])),
+        Retrainer(registry, command=[sys.executable, str(script), str(marker)]),
+    )
+    (result,) = monitor.tick()
+    assert [v.kind for v in result.verdicts] == ["data_drift", "missingness"]
+    assert result.verdicts[0].features == ("distance",)
+    assert {b["kind"] for b in receiver.bodies} == {"data_drift", "missingness"}
+    assert "retrain_started" not in kinds(registry) and not marker.exists()
+
+
+def test_missing_and_new_category_thresholds_from_variables_and_the_project_file() -> None:
+    settings = MonitorSettings.from_env(
+        {"MLSHIP_MONITOR_NEW_CATEGORY_THRESHOLD": "0.03"},
+        {"monitoring": {"missing_threshold": 0.2, "drift_share": 0.4}},
+    )
+    drift = settings.config().drift
+    assert (drift.missing_threshold, drift.new_category_threshold) == (0.2, 0.03)
+    assert drift.drift_share == 0.4 and drift.dataset_rule == "share"
+    # ``mlship monitor --threshold`` replaces ``drift``; the thresholds set here still hold.
+    replaced = dataclasses.replace(settings, drift=DriftOptions(threshold=0.3)).config().drift
+    assert (replaced.threshold, replaced.missing_threshold) == (0.3, 0.2)
+    assert MonitorSettings.from_env({}).config().drift == DriftOptions()
+    with pytest.raises(ConfigError) as caught:
+        MonitorSettings.from_env({"MLSHIP_MONITOR_MISSING_THRESHOLD": "5"})
+    assert caught.value.message == (
+        "The 'missing_threshold' option must be a share between 0 and 1. Got 5.0 instead."
+    )
+    with pytest.raises(ConfigError, match="The 'new_category_threshold' option must be a number"):
+        MonitorSettings.from_env({}, {"monitoring": {"new_category_threshold": "lots"}})
 
 
 def test_count_windows_and_quiet_models(registry: Registry, tmp_path: Path) -> None:

@@ -89,6 +89,20 @@ def drift(
         typer.Option("--kind", help="FEATURE=categorical or FEATURE=numeric."),
     ] = None,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    missing_threshold: Annotated[
+        float,
+        typer.Option(
+            "--missing-threshold",
+            help="A rise of a feature's missing share that counts (0.05: five points).",
+        ),
+    ] = 0.05,
+    new_category_threshold: Annotated[
+        float,
+        typer.Option(
+            "--new-category-threshold",
+            help="A share of values in categories the reference never saw that counts.",
+        ),
+    ] = 0.01,
     rule: Annotated[
         str, typer.Option("--rule", help="Dataset verdict: bh (Benjamini-Hochberg) or share.")
     ] = "bh",
@@ -123,7 +137,15 @@ def drift(
     from mlship.cli.render_drift import print_drift, write_html
     from mlship.errors import CheckFailed, ConfigError
 
-    options = _options(alpha, rule, tests or [], thresholds or [], kinds or [])
+    options = _options(
+        alpha,
+        rule,
+        tests or [],
+        thresholds or [],
+        kinds or [],
+        missing_threshold=missing_threshold,
+        new_category_threshold=new_category_threshold,
+    )
     wanted = [f.strip() for f in features.split(",") if f.strip()] if features else None
     if ref is None:
         if reference is None or current is None:
@@ -177,7 +199,14 @@ def drift(
 
 
 def _options(
-    alpha: float, rule: str, tests: list[str], thresholds: list[str], kinds: list[str]
+    alpha: float,
+    rule: str,
+    tests: list[str],
+    thresholds: list[str],
+    kinds: list[str],
+    *,
+    missing_threshold: float,
+    new_category_threshold: float,
 ) -> DriftOptions:
     from mlship.errors import ConfigError
     from mlship.monitoring import DriftOptions, FeatureOptions
@@ -209,6 +238,8 @@ def _options(
         test=every.get("test"),
         threshold=every.get("threshold"),
         features={name: FeatureOptions(**values) for name, values in per.items()},
+        missing_threshold=missing_threshold,
+        new_category_threshold=new_category_threshold,
     )
 
 

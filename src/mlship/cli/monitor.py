@@ -73,6 +73,16 @@ def monitor(
     rule: Annotated[
         str | None, typer.Option("--rule", help="Dataset verdict: bh or share.")
     ] = None,
+    missing_threshold: Annotated[
+        float | None,
+        typer.Option("--missing-threshold", help="Rise of a missing share that drifts (0.05)."),
+    ] = None,
+    new_category_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--new-category-threshold", help="Share of unseen categories that drifts (0.01)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Evaluate deployed models over a window of their prediction log (data and prediction
@@ -94,6 +104,8 @@ def monitor(
         "alert_cooldown": alert_cooldown,
         "retrain_cooldown": retrain_cooldown,
         "reports": "off" if no_reports else reports,
+        "missing_threshold": missing_threshold,
+        "new_category_threshold": new_category_threshold,
     }
     settings = MonitorSettings.from_env(project=read_project_config(), **overrides)
     # One of the two on the command line replaces whichever the environment set.

@@ -20,6 +20,8 @@ def print_drift(report: DriftReport, subtitle: str, notes: Sequence[str], consol
     from rich.markup import escape
     from rich.table import Table
 
+    from mlship.monitoring.feature_drift import percent
+
     d = report.dataset
     if report.dataset_drift:
         console.print(f"[bold red]DATASET DRIFT[/] {escape(subtitle)}")
@@ -46,7 +48,12 @@ def print_drift(report: DriftReport, subtitle: str, notes: Sequence[str], consol
     for f in judged:
         effects.setdefault(f"{f.effect_name} >= {f.threshold:g}", []).append(f.name)
     rules = "; ".join(f"{rule} ({', '.join(names)})" for rule, names in effects.items())
-    lines = [f"A feature drifts when p < {d.alpha:g} and its effect is large: {rules}."]
+    options = report.options
+    lines = [
+        f"A feature drifts when p < {d.alpha:g} and its effect is large: {rules}; or its missing "
+        f"share rises by {options.missing_threshold * 100:g} points or more, or values in new "
+        f"categories reach {percent(options.new_category_threshold)} (one-sided Fisher test)."
+    ]
     by_reason: dict[str, list[str]] = {}
     for name, reason in report.skipped.items():
         by_reason.setdefault(reason, []).append(name)
@@ -58,10 +65,13 @@ def print_drift(report: DriftReport, subtitle: str, notes: Sequence[str], consol
 def _cells(label: str, f: FeatureDrift) -> tuple[str, ...]:
     from rich.markup import escape
 
-    if f.reason is not None:
+    if f.drift:
+        details = f.details()
+        verdict = "[bold red]DRIFT[/]" + (f": {escape('; '.join(details))}" if details else "")
+    elif f.reason is not None:
         verdict = f"[dim]not judged: {escape(f.reason)}[/]"
     else:
-        verdict = "[bold red]DRIFT[/]" if f.drift else "[green]ok[/]"
+        verdict = "[green]ok[/]"
     statistic = "-" if f.statistic is None else f"{f.statistic:.4g}"
     if f.p_value is None:
         p_value = "-"

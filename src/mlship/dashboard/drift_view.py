@@ -3,7 +3,9 @@ the reference against current distribution of one feature, and the model's alert
 
 The window holds what users were answered with (``read_window`` without a version), compared
 with the training profile of the serving version (the deployment's stable version, else
-``@production``, else the latest), as ``mlship drift NAME --window ...`` does. Alerts are the
+``@production``, else the latest), as ``mlship drift NAME --window ...`` does, by the same
+rules (a feature also drifts by its missing values or new categories: ``drift_reasons`` names
+why, ``details`` says it as the table does, e.g. ``missing 1 % → 25 %``). Alerts are the
 monitor's ledger events (``alert_raised``, ``alert_resolved``) and those of retraining
 (``retrain_*``), newest first.
 """
@@ -98,6 +100,8 @@ def drift_view(
                 "threshold": f.threshold,
                 "p_value": f.p_value_adjusted if f.p_value_adjusted is not None else f.p_value,
                 "drift": f.drift,
+                "drift_reasons": list(f.drift_reasons),
+                "details": list(f.details()),
                 "reason": f.reason,
             }
             for f in ordered

@@ -47,9 +47,10 @@ class Finding:
     """One feature (or the predictions, or the live metric) in a monitor's verdict.
 
     ``measure`` names ``value``: the effect size (``wasserstein_norm``, ``js``, ``psi``) for
-    drift, ``missing_rate`` for missingness, the metric's name for metric decay. ``baseline`` is
-    the reference's missing rate or the metric at registration; ``since`` when the monitor first
-    saw this feature in this kind of trouble.
+    drift, or for a feature drifting by its new categories or missing values only
+    ``new_category_share`` or ``missing_rate``; ``missing_rate`` for missingness, the metric's
+    name for metric decay. ``baseline`` is the reference's share or rate or the metric at
+    registration; ``since`` when the monitor first saw this feature in this kind of trouble.
     """
 
     name: str

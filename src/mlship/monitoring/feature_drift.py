@@ -2,7 +2,9 @@
 
 :func:`judge_numeric` and :func:`judge_categorical` turn measured figures into a
 :class:`FeatureDrift` by the rule of :mod:`mlship.monitoring.options` (significant *and* large
-enough). Every statistic computed for the feature is kept in it, whichever test decided.
+enough), for its distribution, its missing values and its new categories
+(:mod:`mlship.monitoring.share_rise`). Every statistic computed for the feature is kept in it,
+whichever test decided.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from mlship.monitoring.options import (
     EFFECTS,
     ColumnKind,
     DriftOptions,
+    DriftReason,
     FeatureOptions,
     check_test,
     choose_test,
 )
+from mlship.monitoring.share_rise import ShareRise, share_rise
 from mlship.monitoring.statistics import (
     Significance,
     chi2_counts,
@@ -38,10 +42,13 @@ class FeatureDrift:
 
     ``statistic`` is the chosen test's statistic; ``p_value`` its p-value, or for a distance test
     (``wasserstein``, ``js``, ``psi``) the p-value of the significance test of the feature's kind
-    (KS or chi-square); ``effect`` the effect size named ``effect_name``. ``drift`` is
-    ``p_value < alpha and effect >= threshold``, false with a ``reason`` when the feature could
-    not be judged. ``p_value_adjusted`` is the Benjamini-Hochberg p-value across the report's
-    features (``None`` outside a report).
+    (KS or chi-square); ``effect`` the effect size named ``effect_name``. The distribution drifts
+    when ``p_value < alpha and effect >= threshold``; ``reason`` says why it could not be
+    judged (too few values). ``missing_rise`` and ``new_category_rise`` judge the rise of its
+    missing values and of its values in new categories. ``drift`` is true when any of the three
+    drifts, and ``drift_reasons`` names them (``distribution``, ``missing``,
+    ``new_categories``). ``p_value_adjusted`` is the Benjamini-Hochberg p-value of the
+    distribution test across the report's tests (``None`` outside a report).
     """
 
     name: str
@@ -65,11 +72,41 @@ class FeatureDrift:
     js: float | None = None
     new_categories: NewCategories | None = None
     p_value_adjusted: float | None = None
+    missing_rise: ShareRise | None = None
+    new_category_rise: ShareRise | None = None
+    drift_reasons: tuple[DriftReason, ...] = ()
 
     @property
     def judged(self) -> bool:
-        """True when the feature got a verdict (enough values on both sides)."""
+        """True when the distribution got a verdict (enough values on both sides)."""
         return self.reason is None
+
+    @property
+    def rises(self) -> dict[DriftReason, ShareRise]:
+        """The judged share rises (missing values, new categories), by drift reason."""
+        found: dict[DriftReason, ShareRise] = {}
+        if self.missing_rise is not None and self.missing_rise.judged:
+            found["missing"] = self.missing_rise
+        if self.new_category_rise is not None and self.new_category_rise.judged:
+            found["new_categories"] = self.new_category_rise
+        return found
+
+    def details(self) -> tuple[str, ...]:
+        """What drifts besides the distribution, as a table shows it: ``missing 1 % → 25 %``,
+        ``new categories 2 % (BR)``."""
+        out = []
+        missing, new = self.missing_rise, self.new_category_rise
+        if missing is not None and missing.drift:
+            out.append(f"missing {percent(missing.reference)} → {percent(missing.current)}")
+        if new is not None and new.drift and self.new_categories is not None:
+            shown = self.new_categories.values[:3]
+            more = self.new_categories.count - len(shown)
+            names = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+            share = percent(new.current)
+            if new.reference_count:  # against the profile's lumped 'other'
+                share = f"{percent(new.reference)} → {share}"
+            out.append(f"new categories {share} ({names})")
+        return tuple(out)
 
     @property
     def material(self) -> bool:
@@ -97,6 +134,21 @@ class FeatureDrift:
         cur_missing = _rate(counts.current_missing, counts.current_rows)
         change = None if ref_missing is None or cur_missing is None else cur_missing - ref_missing
         new = self.new_categories
+        missing: dict[str, Any] = {"reference": ref_missing, "current": cur_missing}
+        missing["change"] = change
+        if self.missing_rise is not None:
+            missing.update(self.missing_rise.to_dict())
+        new_categories: dict[str, Any] | None = None
+        if new is not None:
+            new_categories = {
+                "count": new.count,
+                "share": new.share,
+                "values": list(new.values),
+                "approximate": new.approximate,
+            }
+            if self.new_category_rise is not None:
+                new_categories["reference_share"] = self.new_category_rise.reference
+                new_categories.update(self.new_category_rise.to_dict())
         return {
             "kind": self.kind,
             "test": self.test,
@@ -107,18 +159,12 @@ class FeatureDrift:
             "effect_name": self.effect_name,
             "threshold": self.threshold,
             "drift": self.drift,
+            "drift_reasons": list(self.drift_reasons),
             "reason": self.reason,
             "approximate": self.approximate,
             "count": {"reference": counts.reference, "current": counts.current},
-            "missing": {"reference": ref_missing, "current": cur_missing, "change": change},
-            "new_categories": None
-            if new is None
-            else {
-                "count": new.count,
-                "share": new.share,
-                "values": list(new.values),
-                "approximate": new.approximate,
-            },
+            "missing": missing,
+            "new_categories": new_categories,
             "stats": self.stats(),
         }
 
@@ -181,6 +227,16 @@ def judge_categorical(
             z = z_test_proportions(
                 int(ref[first]), counts.reference, int(cur[first]), counts.current
             )
+    new = figures.new_categories
+    new_rise = share_rise(
+        new.reference_rows,
+        counts.reference,
+        new.rows,
+        counts.current,
+        threshold=options.new_category_threshold,
+        alpha=options.alpha,
+        min_rows=options.min_rows,
+    )
     chosen = z if test == "z" else chi2
     statistic = {
         "chi2": None if chi2 is None else chi2.statistic,
@@ -203,7 +259,8 @@ def judge_categorical(
         z=z,
         psi=psi_value,
         js=js,
-        new_categories=figures.new_categories,
+        new_categories=new,
+        new_category_rise=new_rise,
     )
 
 
@@ -224,13 +281,28 @@ def _verdict(
     effect = effects[effect_name]
     threshold = own.threshold if own.threshold is not None else DEFAULT_THRESHOLDS[effect_name]
     reason = _reason(counts, options.min_rows)
-    drift = (
+    distribution = (
         reason is None
         and p_value is not None
         and effect is not None
         and p_value < options.alpha
         and effect >= threshold
     )
+    missing = share_rise(
+        counts.reference_missing,
+        counts.reference_rows,
+        counts.current_missing,
+        counts.current_rows,
+        threshold=options.missing_threshold,
+        alpha=options.alpha,
+        min_rows=options.min_rows,
+    )
+    new_rise: ShareRise | None = stats.pop("new_category_rise", None)
+    reasons: list[DriftReason] = ["distribution"] if distribution else []
+    if missing.drift:
+        reasons.append("missing")
+    if new_rise is not None and new_rise.drift:
+        reasons.append("new_categories")
     return FeatureDrift(
         name=name,
         kind=kind,
@@ -240,10 +312,13 @@ def _verdict(
         effect=effect,
         effect_name=effect_name,
         threshold=threshold,
-        drift=bool(drift),
+        drift=bool(reasons),
         reason=reason,
         approximate=approximate,
         counts=counts,
+        missing_rise=missing,
+        new_category_rise=new_rise,
+        drift_reasons=tuple(reasons),
         **stats,
     )
 
@@ -276,3 +351,12 @@ def _num(value: float | None) -> float | None:
 
 def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
+
+
+def percent(share: float) -> str:
+    """A share as a percentage, for people: ``0.01`` is ``1 %``, ``0.333`` is ``33.3 %``.
+
+    >>> percent(0.25), percent(0.005), percent(1.0)
+    ('25 %', '0.5 %', '100 %')
+    """
+    return f"{share * 100:.3g} %"

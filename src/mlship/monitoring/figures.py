@@ -87,6 +87,10 @@ class NewCategories:
     """The most frequent ones (at most 20)."""
     approximate: bool
     """True when the profile lumped rare reference categories: some may not really be new."""
+    rows: int = 0
+    """Current non-missing values in new categories."""
+    reference_rows: int = 0
+    """Reference values that may be in them: those the profile lumped into ``other``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +163,13 @@ def measure_categorical(reference: CategoricalReference, current: Any) -> Catego
         cur_vector = np.concatenate((cur_vector, cur_counts[unseen]))
     unseen_keys = tuple(k for k, u in zip(keys, unseen, strict=True) if u)
     total = counts.current
+    in_new = int(cur_counts[unseen].sum())
     new = NewCategories(
         count=len(unseen_keys),
-        share=float(cur_counts[unseen].sum() / total) if total else 0.0,
+        share=in_new / total if total else 0.0,
         values=unseen_keys[:NEW_CATEGORIES_LISTED],
         approximate=lumped,
+        rows=in_new,
+        reference_rows=int(reference.other),
     )
     return CategoricalFigures(counts, reference.approximate, ref_vector, cur_vector, new)

@@ -142,10 +142,13 @@ def _table(report: DriftReport, features: Sequence[FeatureDrift]) -> str:
 
 
 def _row(label: str, f: FeatureDrift) -> str:
-    if f.reason is not None:
+    if f.drift:
+        details = f.details()
+        verdict = (
+            f'<td class="yes">DRIFT{escape(": " + "; ".join(details) if details else "")}</td>'
+        )
+    elif f.reason is not None:
         verdict = f'<td class="na">not judged: {escape(f.reason)}</td>'
-    elif f.drift:
-        verdict = '<td class="yes">DRIFT</td>'
     else:
         verdict = '<td class="no">no drift</td>'
     effect = "-" if f.effect is None else f"{f.effect:.3g} {f.effect_name} (≥ {f.threshold:g})"
@@ -270,7 +273,9 @@ def _charts(
         if found is None:
             continue
         chart = _numeric_chart(found) if found.kind == "numeric" else _category_chart(found)
-        verdict = "not judged" if f.reason else ("DRIFT" if f.drift else "no drift")
+        verdict = "DRIFT" if f.drift else ("not judged" if f.reason else "no drift")
+        if f.details():
+            verdict += ": " + "; ".join(f.details())
         effect = "" if f.effect is None else f", {f.effect_name} {f.effect:.3g}"
         caption = (
             f"<h3>{escape(f.name)}</h3>{escape(f.kind)}, {escape(f.test)}{escape(effect)}: "

@@ -5,13 +5,15 @@
 :class:`MonitorResult` with a :class:`Verdict` per problem found:
 
 - ``data_drift``: the window's inputs against the serving version's training profile
-  (:func:`~mlship.monitoring.detect_drift`); the verdict names the features the deciding dataset
-  rule counts (Benjamini-Hochberg by default);
+  (:func:`~mlship.monitoring.detect_drift`: distributions, missing values and new categories);
+  the verdict names the features the deciding dataset rule counts (Benjamini-Hochberg by
+  default);
 - ``prediction_drift``: the serving version's outputs in the window against its outputs in its
   *baseline window*, the first window of traffic it answered (the profile holds no
   predictions); judged only when the outputs are single values and the baseline exists;
 - ``missingness``: a feature whose missing rate rose by more than ``missing_tolerance``
-  (absolute) over the training profile's;
+  (absolute) over the training profile's (a coarser alarm than data drift's
+  ``missing_threshold``, which needs significance; a feature absent from the inputs counts);
 - ``metric_decay``: the live metric (:func:`~mlship.monitoring.live_metric.live_metrics`) of
   the serving version is worse than at registration by more than ``metric_tolerance``.
 

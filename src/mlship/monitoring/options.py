@@ -27,8 +27,15 @@ feature drifts when both hold:
   test is ``psi``. Every effect has the same default threshold, 0.1 (Evidently's thresholds for
   normed Wasserstein, Jensen-Shannon and PSI).
 
-A feature with fewer than ``min_rows`` (30) non-missing values on either side gets no verdict
-(``drift`` false, with a ``reason``), however different it looks: a one-row window is not evidence.
+A feature also drifts when its share of missing values rises by at least ``missing_threshold``
+(0.05: five points), or when values in categories the reference never saw reach
+``new_category_threshold`` (0.01) of a categorical feature's values, each with a one-sided
+Fisher p-value below ``alpha`` (:mod:`mlship.monitoring.share_rise`). ``FeatureDrift.drift_reasons``
+says which of ``distribution``, ``missing`` and ``new_categories`` it drifts by.
+
+A feature with fewer than ``min_rows`` (30) non-missing values on either side gets no verdict on
+its distribution or new categories (a ``reason`` says why), however different it looks: a
+one-row window is not evidence. Its missing values are judged from ``min_rows`` rows.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ from mlship.errors import ConfigError
 ColumnKind = Literal["numeric", "categorical"]
 TestName = Literal["ks", "wasserstein", "chi2", "z", "js", "psi"]
 DatasetRule = Literal["bh", "share"]
+
+DriftReason = Literal["distribution", "missing", "new_categories"]
 
 TESTS: tuple[str, ...] = ("chi2", "js", "ks", "psi", "wasserstein", "z")
 NUMERIC_TESTS = frozenset({"ks", "wasserstein", "js", "psi"})
@@ -105,7 +114,14 @@ class DriftOptions:
     small_sample:
         Up to this many reference values, p-value tests (KS, chi-square, z) are chosen.
     min_rows:
-        Fewer non-missing values than this on either side give no verdict.
+        Fewer non-missing values than this on either side give no verdict (fewer rows: no
+        verdict on missing values either).
+    missing_threshold:
+        Smallest rise of a feature's share of missing values that counts as drift (0.05: five
+        points), when significant.
+    new_category_threshold:
+        Smallest share of a categorical feature's values in categories the reference never saw
+        that counts as drift (0.01), when significant.
     drift_share:
         The share rule: the dataset drifts when at least this share of judged features drift.
     dataset_rule:
@@ -124,6 +140,8 @@ class DriftOptions:
     bins: int = 10
     small_sample: int = 1000
     min_rows: int = 30
+    missing_threshold: float = 0.05
+    new_category_threshold: float = 0.01
     drift_share: float = 0.5
     dataset_rule: DatasetRule = "bh"
     features: Mapping[str, FeatureOptions] = field(default_factory=dict)
@@ -141,6 +159,10 @@ class DriftOptions:
             raise ConfigError(_message("small_sample", "a whole number >= 0", self.small_sample))
         if not isinstance(self.min_rows, int) or self.min_rows < 1:
             raise ConfigError(_message("min_rows", "a whole number >= 1", self.min_rows))
+        for option in ("missing_threshold", "new_category_threshold"):
+            value = getattr(self, option)
+            if isinstance(value, bool) or not (isinstance(value, int | float) and 0 <= value <= 1):
+                raise ConfigError(_message(option, "a share between 0 and 1", value))
         if not 0 < self.drift_share <= 1:
             raise ConfigError(_message("drift_share", "a share in (0, 1]", self.drift_share))
         if self.dataset_rule not in ("bh", "share"):
@@ -169,6 +191,8 @@ class DriftOptions:
             "bins": self.bins,
             "small_sample": self.small_sample,
             "min_rows": self.min_rows,
+            "missing_threshold": self.missing_threshold,
+            "new_category_threshold": self.new_category_threshold,
             "drift_share": self.drift_share,
             "dataset_rule": self.dataset_rule,
             "features": {

@@ -3,14 +3,16 @@
 **Dataset verdict.** Two rules are computed and both reported; ``DriftOptions.dataset_rule`` says
 which one decides ``dataset_drift``:
 
-- ``bh`` (the default): Benjamini-Hochberg across the judged features' p-values at false
-  discovery rate ``alpha``; the dataset drifts when at least one feature is both rejected
-  (adjusted p-value at most ``alpha``: the textbook ``p_(k) <= k alpha / m``) and large enough
-  (effect at or above its threshold). A feature's own verdict uses ``p < alpha``, as Evidently.
+- ``bh`` (the default): Benjamini-Hochberg at false discovery rate ``alpha`` across one family
+  of tests: every judged feature's distribution test, and the tests of its missing values and
+  new categories (:mod:`mlship.monitoring.share_rise`; those that cannot reject are left out);
+  the dataset drifts when at least one feature has a test both rejected (adjusted p-value at
+  most ``alpha``: the textbook ``p_(k) <= k alpha / m``) and large enough (at or above its
+  threshold). A feature's own verdict uses ``p < alpha``, as Evidently.
 - ``share``: the dataset drifts when at least ``drift_share`` (0.5, Evidently's default) of the
   judged features drift.
 
-Features without a verdict (too few values) count in neither rule. The model's predictions are
+Features without any verdict (too few rows) count in neither rule. The model's predictions are
 judged like a feature but kept out of both rules: ``prediction_drift`` reports them.
 
 **JSON shape** (``DriftReport.to_dict()``; ``schema_version`` changes only when a key is removed
@@ -27,10 +29,13 @@ or changes meaning)::
      "skipped": {name: reason, ...}, "options": {...}}
 
 where ``FEATURE`` is ``FeatureDrift.to_dict()``: ``kind``, ``test``, ``statistic``, ``p_value``,
-``p_value_adjusted``, ``effect``, ``effect_name``, ``threshold``, ``drift``, ``reason``,
-``approximate``, ``count``, ``missing`` (``reference``, ``current``, ``change``),
-``new_categories`` and ``stats`` (``ks``/``chi2``/``z`` as ``{statistic, p_value}``, and
-``wasserstein``, ``wasserstein_norm``, ``psi``, ``js``). Numbers that do not exist are ``null``.
+``p_value_adjusted``, ``effect``, ``effect_name``, ``threshold``, ``drift``, ``drift_reasons``,
+``reason``, ``approximate``, ``count``, ``missing`` (``reference``, ``current``, ``change``,
+``threshold``, ``p_value``, ``p_value_adjusted``, ``drift``), ``new_categories`` (``count``,
+``share``, ``values``, ``approximate``, ``reference_share``, ``threshold``, ``p_value``,
+``p_value_adjusted``, ``drift``) and ``stats`` (``ks``/``chi2``/``z`` as
+``{statistic, p_value}``, and ``wasserstein``, ``wasserstein_norm``, ``psi``, ``js``). Numbers
+that do not exist are ``null``.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ from typing import Any, Literal
 import numpy as np
 
 from mlship.monitoring.feature_drift import FeatureDrift
-from mlship.monitoring.options import DriftOptions
+from mlship.monitoring.options import DriftOptions, DriftReason
+from mlship.monitoring.share_rise import ShareRise
 from mlship.monitoring.statistics import benjamini_hochberg
 
 SCHEMA_VERSION = 1
@@ -138,14 +144,12 @@ class DriftReport:
     ) -> DriftReport:
         """The report of features judged one by one: adds the BH p-values and the verdict."""
         options = options or DriftOptions()
-        judged = [f for f in features.values() if f.judged and f.p_value is not None]
-        adjusted = benjamini_hochberg(np.array([f.p_value for f in judged], dtype=np.float64))
-        by_name = {f.name: float(p) for f, p in zip(judged, adjusted, strict=True)}
-        updated = {
-            name: dataclasses.replace(f, p_value_adjusted=by_name.get(f.name))
-            for name, f in features.items()
-        }
-        bh = tuple(f.name for f in judged if by_name[f.name] <= options.alpha and f.material)
+        family = [(f.name, test, p) for f in features.values() for test, p in _tests(f)]
+        adjusted = benjamini_hochberg(np.array([p for *_, p in family], dtype=np.float64))
+        by_test = {(n, t): float(a) for (n, t, _), a in zip(family, adjusted, strict=True)}
+        updated = {name: _adjusted(f, by_test) for name, f in features.items()}
+        judged = [f for f in updated.values() if (f.judged and f.p_value is not None) or f.rises]
+        bh = tuple(f.name for f in judged if _rejected(f, options.alpha))
         verdict = DatasetVerdict(
             rule=options.dataset_rule,
             alpha=options.alpha,
@@ -183,3 +187,41 @@ class DriftReport:
     def to_json(self, *, indent: int | None = None) -> str:
         """:meth:`to_dict` as JSON text (strict: no NaN or infinity)."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+
+def _tests(feature: FeatureDrift) -> list[tuple[DriftReason, float]]:
+    """The feature's tests in the Benjamini-Hochberg family, with their p-values."""
+    found: list[tuple[DriftReason, float]] = []
+    if feature.judged and feature.p_value is not None:
+        found.append(("distribution", feature.p_value))
+    for reason, rise in feature.rises.items():
+        if rise.in_family and rise.p_value is not None:
+            found.append((reason, rise.p_value))
+    return found
+
+
+def _adjusted(
+    feature: FeatureDrift, by_test: Mapping[tuple[str, DriftReason], float]
+) -> FeatureDrift:
+    def rise(found: ShareRise | None, reason: DriftReason) -> ShareRise | None:
+        if found is None:
+            return None
+        return dataclasses.replace(found, p_value_adjusted=by_test.get((feature.name, reason)))
+
+    return dataclasses.replace(
+        feature,
+        p_value_adjusted=by_test.get((feature.name, "distribution")),
+        missing_rise=rise(feature.missing_rise, "missing"),
+        new_category_rise=rise(feature.new_category_rise, "new_categories"),
+    )
+
+
+def _rejected(feature: FeatureDrift, alpha: float) -> bool:
+    """Whether one of the feature's tests is rejected by Benjamini-Hochberg and large enough."""
+    adjusted = feature.p_value_adjusted
+    if adjusted is not None and adjusted <= alpha and feature.material:
+        return True
+    return any(
+        r.p_value_adjusted is not None and r.p_value_adjusted <= alpha and r.material
+        for r in feature.rises.values()
+    )

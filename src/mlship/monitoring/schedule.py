@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlship.errors import ConfigError, MlshipError
 from mlship.monitoring.alerts import Alert, Alerter
@@ -39,10 +39,14 @@ from mlship.monitoring.retrain import Retrainer
 from mlship.registry import Registry
 from mlship.store import as_utc, utcnow
 
+if TYPE_CHECKING:
+    from mlship.monitoring.feature_drift import FeatureDrift
+
 log = logging.getLogger(__name__)
 
 RETRAIN_ON: tuple[str, ...] = ("data_drift", "prediction_drift", "metric_decay")
-"""Kinds that trigger retraining by default (missing values are a pipeline bug, not a reason)."""
+"""Kinds that trigger retraining by default (missing values are a pipeline bug, not a reason:
+nor is data drift of features that drift by their missing values only)."""
 
 
 class Monitor:
@@ -201,8 +205,10 @@ class Monitor:
         kinds = [v.kind for v in result.verdicts if v.kind in self.retrain_on]
         if "data_drift" in kinds and result.drift is not None:
             d = result.drift.dataset
-            drifted = d.bh_drifted if d.rule == "bh" else d.share_drifted
-            if d.judged and len(drifted) / d.judged < self.retrain_share:
+            named = d.bh_drifted if d.rule == "bh" else d.share_drifted
+            # Missing values are a pipeline bug, not a reason to retrain (see RETRAIN_ON).
+            drifted = [n for n in named if _beyond_missing(result.drift.features[n])]
+            if not drifted or (d.judged and len(drifted) / d.judged < self.retrain_share):
                 kinds.remove("data_drift")
         if not kinds:
             return
@@ -246,6 +252,11 @@ class Monitor:
                 since = finding.get("since") if isinstance(finding, Mapping) else None
                 if since:
                     firsts[str(finding["name"])] = as_utc(datetime.fromisoformat(since))
+
+
+def _beyond_missing(feature: FeatureDrift) -> bool:
+    """Whether ``feature`` drifts for another reason than its missing values."""
+    return set(feature.drift_reasons or ("distribution",)) != {"missing"}
 
 
 def _judged(result: MonitorResult, kind: str, min_rows: int) -> bool:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -39,9 +40,10 @@ class MonitorSettings:
 
     Every field is also a ``mlship monitor`` option; ``[monitoring]`` holds the keys
     ``window``, ``interval``, ``alert_cooldown``, ``repeat_after``, ``webhooks``,
-    ``slack_webhooks``, ``reports``, ``report_url``, ``missing_tolerance``, ``metric``,
-    ``metric_tolerance`` (also ``alert_webhook`` and ``slack_webhook``, one URL or a list, and
-    ``drift_share``: the dataset drifts when at least this share of features does); ``[retrain]``
+    ``slack_webhooks``, ``reports``, ``report_url``, ``missing_tolerance``,
+    ``missing_threshold``, ``new_category_threshold``, ``metric``, ``metric_tolerance`` (also
+    ``alert_webhook`` and ``slack_webhook``, one URL or a list, and ``drift_share``: the dataset
+    drifts when at least this share of features does); ``[retrain]``
     the keys ``command``, ``entry_point``, ``cooldown``,
     ``timeout``, ``on``, ``share``.
     """
@@ -64,6 +66,14 @@ class MonitorSettings:
     report_url: str | None = None
     """``MLSHIP_MONITOR_REPORT_URL``: base URL the reports folder is served under."""
     missing_tolerance: float = 0.1
+    """``MLSHIP_MONITOR_MISSING_TOLERANCE``: a rise of a feature's missing rate above this is a
+    ``missingness`` verdict (0.1: ten points; it does not retrain)."""
+    missing_threshold: float | None = None
+    """``MLSHIP_MONITOR_MISSING_THRESHOLD``: a significant rise of a feature's missing rate of
+    at least this is data drift (None: ``DriftOptions``' 0.05)."""
+    new_category_threshold: float | None = None
+    """``MLSHIP_MONITOR_NEW_CATEGORY_THRESHOLD``: values in categories training never saw making
+    at least this share of a feature are data drift (None: ``DriftOptions``' 0.01)."""
     metric: str | None = None
     metric_tolerance: float = 0.05
     drift: DriftOptions = field(default_factory=DriftOptions)
@@ -120,12 +130,23 @@ class MonitorSettings:
             values["reports"] = home / "reports"
         elif values["reports"] == "off":
             values["reports"] = None
-        return cls(home=home, **values)
+        settings = cls(home=home, **values)
+        settings.drift_options()  # a bad threshold stops here, not at the first evaluation
+        return settings
+
+    def drift_options(self) -> DriftOptions:
+        """``drift`` with the missing and new-category thresholds set here, if any."""
+        drift = self.drift
+        if self.missing_threshold is not None:
+            drift = dataclasses.replace(drift, missing_threshold=self.missing_threshold)
+        if self.new_category_threshold is not None:
+            drift = dataclasses.replace(drift, new_category_threshold=self.new_category_threshold)
+        return drift
 
     def config(self, *, workers: int | None = None) -> MonitorConfig:
         return MonitorConfig(
             window=self.window,
-            drift=self.drift,
+            drift=self.drift_options(),
             missing_tolerance=self.missing_tolerance,
             metric=self.metric,
             metric_tolerance=self.metric_tolerance,
@@ -233,6 +254,8 @@ _FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "reports": _folder,
     "report_url": _text,
     "missing_tolerance": _number,
+    "missing_threshold": _number,
+    "new_category_threshold": _number,
     "metric": _text,
     "metric_tolerance": _number,
     "drift": _drift,

@@ -23,6 +23,10 @@ counterpart to 1e-9 on the same inputs (the tests hold them to it):
   bins give a finite figure. There is no scipy counterpart; the tests compute it by hand.
 - :func:`z_test_proportions`: the two-proportion z-test with pooled variance (Evidently's test for
   binary columns); two-sided p-value from the normal distribution.
+- :func:`fisher_rise`: one-sided Fisher's exact test that a share (of missing values, of values
+  in new categories) is higher in the current sample than in the reference:
+  ``scipy.stats.fisher_exact([[k2, n2 - k2], [k1, n1 - k1]], alternative="greater")``. Exact,
+  so it holds for a 30-row window and for a reference with no missing value at all.
 - :func:`benjamini_hochberg`: Benjamini-Hochberg adjusted p-values,
   ``scipy.stats.false_discovery_control(p, method="bh")``.
 
@@ -273,6 +277,31 @@ def z_test_proportions(k1: int, n1: int, k2: int, n2: int) -> Significance:
         return Significance(0.0, 1.0)
     z = (k1 / n1 - k2 / n2) / math.sqrt(variance)
     return Significance(z, float(2.0 * ndtr(-abs(z))))
+
+
+def fisher_rise(k1: int, n1: int, k2: int, n2: int) -> Significance:
+    """One-sided Fisher's exact test that the share ``k2 / n2`` is higher than ``k1 / n1``.
+
+    The p-value is ``P(X >= k2)`` for ``X`` hypergeometric with the margins of the 2 x 2 table
+    ``[[k2, n2 - k2], [k1, n1 - k1]]``, as ``scipy.stats.fisher_exact(table,
+    alternative="greater")``; the statistic is the rise of the share, ``k2 / n2 - k1 / n1`` (not
+    scipy's odds ratio, which is infinite when ``k1`` is 0). A table with an empty margin (no
+    sample, nothing counted, or everything counted) has p-value 1: nothing can have risen.
+
+    >>> r = fisher_rise(1, 100, 25, 100)
+    >>> round(r.statistic, 2), r.p_value < 1e-6
+    (0.24, True)
+    """
+    if n1 <= 0 or n2 <= 0:
+        return Significance(0.0, 1.0)
+    statistic = k2 / n2 - k1 / n1
+    hits = k1 + k2
+    if hits == 0 or hits == n1 + n2:
+        return Significance(statistic, 1.0)
+    from scipy.stats import hypergeom
+
+    p_value = float(hypergeom.sf(k2 - 1, n1 + n2, hits, n2))
+    return Significance(statistic, min(max(p_value, 0.0), 1.0))
 
 
 def benjamini_hochberg(p_values: FloatArray) -> FloatArray:

@@ -199,16 +199,34 @@ def judge(
 
 
 def _drift_finding(f: FeatureDrift) -> Finding:
+    """The feature's finding, by the first reason it drifts for: its distribution (the effect
+    size), its new categories (their share) or its missing values (their rate)."""
     new = f.new_categories
+    names = tuple(str(v) for v in new.values) if new is not None else ()
+    reasons = f.drift_reasons or ("distribution",)
+    rise = f.new_category_rise if "new_categories" in reasons else f.missing_rise
+    if "distribution" in reasons or rise is None:
+        return Finding(
+            name=f.name,
+            measure=f.effect_name,
+            value=f.effect,
+            threshold=f.threshold,
+            test=f.test,
+            statistic=f.statistic,
+            p_value=f.p_value,
+            new_categories=names,
+        )
+    by_new = "new_categories" in reasons
     return Finding(
         name=f.name,
-        measure=f.effect_name,
-        value=f.effect,
-        threshold=f.threshold,
-        test=f.test,
-        statistic=f.statistic,
-        p_value=f.p_value,
-        new_categories=tuple(str(v) for v in new.values) if new is not None else (),
+        measure="new_category_share" if by_new else "missing_rate",
+        value=rise.current,
+        threshold=rise.threshold,
+        baseline=rise.reference,
+        test="fisher",
+        statistic=rise.change,
+        p_value=rise.p_value,
+        new_categories=names,
     )
 
 

@@ -121,3 +121,20 @@ def test_page_shows_no_drift_and_the_prediction(make_frame: FrameFactory) -> Non
     assert "Predictions (kept out of the dataset verdict): drift." in page
     assert "score (model output)" in page
     assert page.count('class="feature-chart"') == 6
+
+
+def test_the_page_says_why_a_feature_drifts_by_missing_values_or_new_categories() -> None:
+    rng = np.random.default_rng(9)
+    reference = pd.DataFrame(
+        {"x": rng.normal(size=4000), "c": pd.Series(rng.choice(["a", "b"], 4000), dtype="str")}
+    )
+    current = pd.DataFrame(
+        {"x": rng.normal(size=4000), "c": pd.Series(rng.choice(["a", "b"], 4000), dtype="str")}
+    )
+    reference.loc[:39, "x"] = np.nan  # 1 %
+    current.loc[:999, "x"] = np.nan  # 25 %
+    current.loc[:59, "c"] = "zz"  # 1.5 %
+    page = _page(reference, current)
+    assert '<td class="yes">DRIFT: missing 1 % → 25 %</td>' in page
+    assert '<td class="yes">DRIFT: new categories 1.5 % (zz)</td>' in page
+    assert "DRIFT: missing 1 % → 25 %</span>" in page  # the chart's caption

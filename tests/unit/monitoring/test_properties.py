@@ -75,16 +75,20 @@ def test_constant_columns_give_a_clear_result(a: float, b: float, n1: int, n2: i
 
 
 def test_all_missing_columns_give_a_reason_not_a_crash() -> None:
+    """Check that an empty side leaves the distribution unjudged, while the missing values are
+    judged: all missing in the current data is the largest rise there is."""
     reference = pd.DataFrame({"n": [np.nan] * 50, "c": pd.Series([None] * 50, dtype="str")})
     current = pd.DataFrame({"n": np.arange(50.0), "c": ["a"] * 50})
-    for ref, cur in ((reference, current), (current, reference)):
+    for ref, cur, emptied in ((reference, current, False), (current, reference, True)):
         report = detect_drift(ref, cur)
         for feature in report.features.values():
-            assert not feature.drift
+            assert feature.drift is emptied
+            assert feature.drift_reasons == (("missing",) if emptied else ())
             assert feature.reason is not None and "no values" in feature.reason
             assert feature.p_value is None and feature.statistic is None
+            assert feature.new_category_rise is None or not feature.new_category_rise.judged
         json.loads(report.to_json())
-        assert report.dataset.judged == 0 and not report.dataset_drift
+        assert report.dataset.judged == 2 and report.dataset_drift is emptied
 
 
 def test_one_row_windows_give_a_reason_not_a_crash(make_frame: FrameFactory) -> None:
@@ -108,3 +112,20 @@ def test_infinite_values_count_as_missing() -> None:
     result = feature_drift(ref, np.arange(100.0))
     assert result.counts.reference_missing == 2
     assert result.statistic == 0.0 and not result.drift
+
+
+@FAST
+@given(st.integers(0, 400), st.integers(0, 400), st.integers(0, 400), st.integers(0, 400))
+def test_fisher_rise_is_scipys_and_falls_as_the_current_share_rises(
+    a: int, b: int, c: int, d: int
+) -> None:
+    from scipy.stats import fisher_exact
+
+    from mlship.monitoring.statistics import fisher_rise
+
+    k1, n1, k2, n2 = min(a, b), max(a, b, 1), min(c, d), max(c, d, 1)
+    p = fisher_rise(k1, n1, k2, n2).p_value
+    expected = fisher_exact([[k2, n2 - k2], [k1, n1 - k1]], alternative="greater").pvalue
+    assert 0.0 <= p <= 1.0 and abs(p - min(expected, 1.0)) <= 1e-9 * max(expected, 1e-300) + 1e-15
+    if k2 < n2:
+        assert fisher_rise(k1, n1, k2 + 1, n2).p_value <= p + 1e-12

@@ -20,6 +20,7 @@ FEATURE_KEYS = {
     "effect_name",
     "threshold",
     "drift",
+    "drift_reasons",
     "reason",
     "approximate",
     "count",
@@ -57,7 +58,11 @@ def test_json_report_shape(make_frame: FrameFactory) -> None:
     for feature in (numeric, categorical, out["prediction"]):
         assert set(feature) == FEATURE_KEYS
         assert isinstance(feature["drift"], bool)
-        assert set(feature["missing"]) == {"reference", "current", "change"}
+        assert set(feature["missing"]) == {
+            *("reference", "current", "change"),
+            *("threshold", "p_value", "p_value_adjusted", "drift"),
+        }
+        assert feature["drift_reasons"] == (["distribution"] if feature["drift"] else [])
     assert set(numeric["stats"]) == {"ks", "wasserstein", "wasserstein_norm", "psi", "js"}
     assert set(numeric["stats"]["ks"]) == {"statistic", "p_value"}
     assert numeric["statistic"] == numeric["stats"]["wasserstein_norm"] == numeric["effect"]
@@ -65,7 +70,10 @@ def test_json_report_shape(make_frame: FrameFactory) -> None:
     assert out["features"]["n0"]["statistic"] == out["features"]["n0"]["stats"]["ks"]["statistic"]
     assert set(categorical["stats"]) == {"chi2", "psi", "js"}
     assert set(categorical["stats"]["chi2"]) == {"statistic", "p_value", "dof"}
-    assert set(categorical["new_categories"]) == {"count", "share", "values", "approximate"}
+    assert set(categorical["new_categories"]) == {
+        *("count", "share", "values", "approximate", "reference_share"),
+        *("threshold", "p_value", "p_value_adjusted", "drift"),
+    }
     assert numeric["new_categories"] is None
 
 

@@ -12,6 +12,7 @@ from mlship.monitoring.statistics import (
     benjamini_hochberg,
     bin_counts_sorted,
     chi2_counts,
+    fisher_rise,
     js_distance,
     ks_2samp_sorted,
     ks_wasserstein_sorted,
@@ -145,6 +146,40 @@ def test_z_test_by_hand() -> None:
     assert result.statistic == pytest.approx(z, **TOL)
     assert result.p_value == pytest.approx(2 * stats.norm.sf(abs(z)), **TOL)
     assert z_test_proportions(0, 10, 0, 20).p_value == 1.0
+
+
+@pytest.mark.parametrize(
+    ("k1", "n1", "k2", "n2"),
+    [
+        (100, 10_000, 2_500, 10_000),  # missing 1 % -> 25 %
+        (100, 10_000, 200, 10_000),  # 1 % -> 2 %: significant, below the threshold
+        (100, 10_000, 110, 10_000),  # noise
+        (300, 10_000, 100, 10_000),  # a fall: p near 1
+        (0, 250_000, 5_000, 250_000),  # a new category at 2 %
+        (0, 250_000, 1_250, 250_000),  # at 0.5 %
+        (0, 3_000, 1, 30),  # one new value in a 30-row window
+        (3, 37, 9, 41),
+        (12, 5_000_000, 40, 2_000_000),
+    ],
+)
+def test_fisher_rise_equals_scipy_fisher_exact(k1: int, n1: int, k2: int, n2: int) -> None:
+    """Check the one-sided p-value against scipy's Fisher test and a sum of hypergeometric
+    probabilities, and the statistic against the rise of the share."""
+    result = fisher_rise(k1, n1, k2, n2)
+    table = [[k2, n2 - k2], [k1, n1 - k1]]
+    expected = stats.fisher_exact(table, alternative="greater").pvalue
+    assert result.p_value == pytest.approx(expected, **TOL)
+    at_least = np.arange(k2, min(n2, k1 + k2) + 1)
+    by_hand = stats.hypergeom.pmf(at_least, n1 + n2, k1 + k2, n2).sum()
+    assert result.p_value == pytest.approx(min(by_hand, 1.0), rel=1e-7, abs=1e-12)
+    assert result.statistic == pytest.approx(k2 / n2 - k1 / n1, **TOL)
+
+
+def test_fisher_rise_of_a_table_with_an_empty_margin_is_one() -> None:
+    assert fisher_rise(0, 100, 0, 100).p_value == 1.0  # nothing missing anywhere
+    assert fisher_rise(100, 100, 50, 50).p_value == 1.0  # everything missing
+    assert fisher_rise(0, 0, 5, 10).p_value == 1.0  # no reference
+    assert stats.fisher_exact([[0, 100], [0, 100]], alternative="greater").pvalue == 1.0
 
 
 def test_benjamini_hochberg_equals_scipy_and_a_hand_computation() -> None:

@@ -4,8 +4,8 @@ import { pairedHistogram, sparkline } from "./charts.js";
 import { badge, card, empty, h, int, num, update, when } from "./dom.js";
 
 function verdict(f) {
-  if (f.reason) return badge("skip", "not judged");
-  return f.drift ? badge("fail", "drift") : badge("pass", "no drift");
+  if (f.drift) return badge("fail", "drift");
+  return f.reason ? badge("skip", "not judged") : badge("pass", "no drift");
 }
 
 function featureCharts(data, chosen, choose) {
@@ -16,9 +16,11 @@ function featureCharts(data, chosen, choose) {
     { class: "feature-grid" },
     data.features.map((f) => {
       const s = series[f.name];
+      const details = f.details || [];
       const label =
         `${f.name}: ${f.test}, ${f.effect_name} ${num(f.effect, 3)} ` +
-        `(threshold ${num(f.threshold, 3)}), ${f.drift ? "drift" : "no drift"}`;
+        `(threshold ${num(f.threshold, 3)}), ${f.drift ? "drift" : "no drift"}` +
+        (details.length ? `: ${details.join("; ")}` : "");
       return h(
         "button",
         {
@@ -45,6 +47,7 @@ function featureCharts(data, chosen, choose) {
           { class: "muted" },
           `${f.effect_name} ${num(f.effect, 3)} / ${num(f.threshold, 3)}`,
         ),
+        details.length ? h("span", { class: "drift-details" }, details.join("; ")) : null,
       );
     }),
   );
