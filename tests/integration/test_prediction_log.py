@@ -409,15 +409,19 @@ FULL_DISK = textwrap.dedent(
     for i in range(10):
         plog.record(PredictionRecord(f"r-{i}", datetime.now(UTC), "fraud", 1, "stable",
                                      [{"amount": i}], [0], 1.0))
-    print("lost", plog.lost, flush=True)
+    print("held", plog.held, "lost", plog.lost, flush=True)
     plog.close(timeout=0.5)
+    print("closed: lost", plog.lost, flush=True)
     """
 )
 
 
-def test_a_full_disk_loses_records_counted_and_logged_not_the_process(tmp_path: Path) -> None:
-    """The spill segment is reserved when it opens: no room is an error then (each record
-    counted lost and logged), never a crash of the server while it writes."""
+def test_a_full_disk_keeps_records_in_memory_and_loses_them_counted_at_close(
+    tmp_path: Path,
+) -> None:
+    """The spill segment is reserved when it opens: no room is an error then, never a crash of
+    the server while it writes. Records wait in memory; closing on a still-full disk loses
+    them, counted; one warning, no traceback, no empty segment file."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     child = subprocess.run(
         [sys.executable, "-c", FULL_DISK, str(tmp_path)],
@@ -427,8 +431,11 @@ def test_a_full_disk_loses_records_counted_and_logged_not_the_process(tmp_path: 
         timeout=60,
     )
     assert child.returncode == 0, child.stderr[-2000:]
-    assert "lost 10" in child.stdout
-    assert "the spill write failed" in child.stderr
+    assert "held 10 lost 0" in child.stdout
+    assert "closed: lost 10" in child.stdout
+    assert child.stderr.count("disk is full: cannot reserve") == 1, child.stderr
+    assert "Traceback" not in child.stderr
+    assert segments(tmp_path / "spill") == []
 
 
 def test_records_already_in_the_store_are_not_written_twice(

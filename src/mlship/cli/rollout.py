@@ -22,6 +22,7 @@ from mlship.cli.output import err, fmt_time, out, print_json
 if TYPE_CHECKING:
     from mlship.registry import Event, Registry
     from mlship.rollout import CanaryConfig, Deployment, Rollouts
+    from mlship.serving.log_status import LogStatus
 
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why; kept in the ledger.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -226,10 +227,12 @@ def status(
         return deployment
 
     def view() -> object:
-        return _status_table(current(), registry.history(name))
+        return _status_table(current(), registry.history(name), _log_states())
 
     def snapshot() -> dict[str, Any]:
-        return status_document(current(), registry.history(name))
+        document = status_document(current(), registry.history(name))
+        document["prediction_log"] = [s.to_dict() for s in _log_states()]
+        return document
 
     if as_json and watch:
         _stream_json(snapshot, interval_s=1.0)
@@ -270,7 +273,18 @@ def _stream_json(snapshot: Callable[[], dict[str, Any]], *, interval_s: float) -
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _status_table(deployment: Deployment, events: list[Event]) -> object:
+def _log_states() -> list[LogStatus]:
+    """The prediction logs of servers running on this machine's spill folder whose disk is full."""
+    from mlship.serving.log_status import live_statuses
+    from mlship.serving.settings import ServeSettings
+
+    spill = ServeSettings.from_env().spill_dir
+    return [s for s in live_statuses(spill) if s.disk_full_since is not None]
+
+
+def _status_table(
+    deployment: Deployment, events: list[Event], logs: list[LogStatus] | None = None
+) -> object:
     from rich.console import Group
     from rich.table import Table
 
@@ -302,6 +316,13 @@ def _status_table(deployment: Deployment, events: list[Event]) -> object:
             "candidate",
             f"v{deployment.candidate_version} at {deployment.traffic:.0%} "
             f"(step {step + 1} of {len(steps)}: {steps})",
+        )
+    for status in logs or []:
+        lost = status.lost.get(deployment.model, 0)
+        head.add_row(
+            "prediction log",
+            f"[red]{status.detail}[/] ({lost:,} of {deployment.model}; server pid {status.pid}, "
+            f"{status.folder}): free space on that disk",
         )
     table = Table(title="Rollout events")
     for col in ("time", "event", "version", "reason / analysis"):

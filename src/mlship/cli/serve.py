@@ -28,6 +28,29 @@ def serve(
     max_batch_size: Annotated[int, typer.Option("--max-batch-size")] = 256,
     max_wait_ms: Annotated[float, typer.Option("--max-wait-ms")] = 5.0,
     log_predictions: Annotated[bool, typer.Option("--log-predictions/--no-log-predictions")] = True,
+    on_log_full: Annotated[
+        str | None,
+        typer.Option(
+            "--on-log-full",
+            help="When the disk is full and the records kept in memory reach their bound: "
+            "'answer' (records are lost, counted) or 'refuse' (503). Default: answer.",
+        ),
+    ] = None,
+    log_memory_records: Annotated[
+        int,
+        typer.Option(
+            "--log-memory-records",
+            help="Prediction records kept in memory while the disk is full.",
+        ),
+    ] = 50_000,
+    drain_timeout: Annotated[
+        float,
+        typer.Option(
+            "--drain-timeout",
+            help="Seconds a stopping server (SIGTERM) may take: requests in flight, then the "
+            "prediction log.",
+        ),
+    ] = 30.0,
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a non-loopback host without MLSHIP_TOKEN.")
     ] = False,
@@ -65,6 +88,9 @@ def serve(
         max_batch_size=max_batch_size,
         max_wait_ms=max_wait_ms,
         log_predictions=log_predictions,
+        on_log_full=on_log_full,
+        drain_timeout_s=drain_timeout,
+        log_memory_records=log_memory_records,
         allowed_hosts=tuple(allowed_host) if allowed_host else None,
         docs=docs or None,
     )
@@ -90,7 +116,7 @@ def serve(
         log_level="warning",
         loop="uvloop",
         http="httptools",
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=max(1, round(settings.request_drain_s)),
     )
 
 

@@ -30,6 +30,7 @@ from mlship.serving.state import ServerState
 
 if TYPE_CHECKING:
     from mlship.registry import Registry
+    from mlship.serving.prediction_log import PredictionLog
     from mlship.serving.settings import ServeSettings
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,14 @@ def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
         if settings.log_predictions:
             from mlship.serving.prediction_log import PredictionLog
 
-            state.prediction_log = PredictionLog(registry.store, settings.spill_dir)
+            state.prediction_log = PredictionLog(
+                registry.store,
+                settings.spill_dir,
+                max_queue=settings.log_memory_records,
+                on_full=settings.on_log_full,
+            )
             state.prediction_log.start()
+            state.metrics.watch_log(state.prediction_log)
         monitor = state.build_monitor() if settings.monitor else None
         await state.refresh()
         # What start-up built (libraries, loaded models) lives as long as the server: out of the
@@ -145,9 +152,13 @@ def _add_health(app: FastAPI) -> None:
     async def readyz(request: Request) -> Response:
         state = state_of(request)
         models = {n: r.stable.version for n, r in state.router.models.items()}
-        return json_response(
-            {"ready": state.ready, "models": models}, status_code=200 if state.ready else 503
-        )
+        body: dict[str, Any] = {"ready": state.ready, "models": models}
+        plog = state.prediction_log
+        if plog is not None:
+            body["prediction_log"] = _log_health(plog)
+            if plog.refusing:  # --on-log-full refuse: send traffic to another replica
+                body["ready"] = False
+        return json_response(body, status_code=200 if body["ready"] else 503)
 
     @app.get("/metrics", tags=["health"])
     async def metrics(request: Request) -> Response:
@@ -164,6 +175,25 @@ def _add_health(app: FastAPI) -> None:
         return json_response(
             [{"name": n, "version": r.stable.version} for n, r in state.router.models.items()]
         )
+
+
+def _log_health(plog: PredictionLog) -> dict[str, Any]:
+    """The prediction log's part of ``/readyz``: ok, or the disk is full and what it cost."""
+    status = plog.status()
+    if status.disk_full_since is None:
+        state = "ok"
+    else:
+        state = "refusing" if plog.refusing else "disk_full"
+    return {
+        "state": state,
+        "lost": status.lost_total,
+        "held_in_memory": status.held,
+        "refused": status.refused,
+        "disk_full_since": (
+            None if status.disk_full_since is None else status.disk_full_since.isoformat()
+        ),
+        "detail": status.detail,
+    }
 
 
 def _add_error_handlers(app: FastAPI) -> None:

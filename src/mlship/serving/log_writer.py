@@ -24,6 +24,7 @@ import select
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ import orjson
 import sqlalchemy as sa
 
 from mlship.errors import StoreUnavailable
+from mlship.serving.log_status import UNKNOWN_MODEL
 from mlship.serving.prediction_insert import BulkInsert, insert_statement, not_stored
 from mlship.serving.prediction_record import Row, decode
 from mlship.serving.spill import Position, hold_writer_lock
@@ -129,6 +131,7 @@ class LogWriter:
         self._insert = insert_statement(store.dialect)
         self._bulk = BulkInsert(store.engine.dialect, self._insert)
         self._written = self._lost = self._spilled = 0
+        self._lost_models: Counter[str] = Counter()
         self._down_since: float | None = None
         self._reported = 0.0
         self._last_sync = time.monotonic()
@@ -180,7 +183,10 @@ class LogWriter:
             if after == self._cursor:
                 return None
             self._cursor = after  # a finished segment: move on and let the reader delete it
-            self._reader.commit(after)
+            try:
+                self._reader.commit(after)
+            except OSError as exc:  # nothing is lost: the next commit moves the checkpoint on
+                log.warning("Prediction log: cannot update the spill checkpoint: %s", exc)
 
     def _decoded(self, lines: list[bytes], after: Position) -> _Batch:
         rows: list[Row] = []
@@ -189,6 +195,7 @@ class LogWriter:
                 rows.append(decode(line))
             except (ValueError, KeyError, TypeError):
                 self._lost += 1
+                self._lost_models[UNKNOWN_MODEL] += 1
                 log.warning(
                     "Prediction log: skipping an unreadable line in %s", self._reader.folder
                 )
@@ -260,6 +267,7 @@ class LogWriter:
             return None
         if refused:
             self._lost += len(refused)
+            self._lost_models.update(str(row["model"]) for row, _ in refused)
             first, reason = refused[0]
             log.error(
                 "Prediction log: the store refused %d record(s), lost (first: request %r: %s).",
@@ -296,6 +304,7 @@ class LogWriter:
                 "written": self._written,
                 "lost": self._lost,
                 "spilled": self._spilled,
+                "lost_models": dict(self._lost_models),
             }
         )
 

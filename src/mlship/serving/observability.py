@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+if TYPE_CHECKING:
+    from mlship.serving.prediction_log import PredictionLog
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -63,5 +70,44 @@ class ServerMetrics:
             registry=self.registry,
         )
 
+    def watch_log(self, plog: PredictionLog) -> None:
+        """Export the prediction log's losses and its full-disk state, read at each scrape."""
+        self.registry.register(_LogCollector(plog))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _LogCollector:
+    """``mlship_prediction_log_lost_total{model}``, ``..._held`` and ``..._disk_full``."""
+
+    def __init__(self, plog: PredictionLog) -> None:
+        self._plog = plog
+
+    def collect(self) -> Iterator[Metric]:
+        status = self._plog.status()
+        lost = CounterMetricFamily(
+            "mlship_prediction_log_lost",
+            "Prediction records lost (disk and memory full, torn in a crash, refused by the "
+            "store); model 'unknown' for a torn or unreadable line",
+            labels=["model"],
+        )
+        for model, count in sorted(status.lost.items()):
+            lost.add_metric([model], count)
+        yield lost
+        yield GaugeMetricFamily(
+            "mlship_prediction_log_held",
+            "Prediction records kept in memory because the disk is full",
+            value=status.held,
+        )
+        yield GaugeMetricFamily(
+            "mlship_prediction_log_disk_full",
+            "1 while the spill journal cannot reserve space",
+            value=int(status.disk_full_since is not None),
+        )
+        yield CounterMetricFamily(
+            "mlship_prediction_log_refused",
+            "Requests answered 503 because the log could not keep their record "
+            "(--on-log-full refuse)",
+            value=status.refused,
+        )

@@ -24,6 +24,11 @@ class Retry(MlshipError):
     """The routed version was retired before it could answer (503 with Retry-After)."""
 
 
+class LogFull(Retry):
+    """``--on-log-full refuse``: the prediction log cannot keep this request's record (the disk
+    and its memory bound are full), so the answer is withheld (503 with Retry-After)."""
+
+
 class ModelFailed(MlshipError):
     """The model itself raised while predicting: a 500 with the request id, no traceback."""
 
@@ -94,8 +99,9 @@ async def run_prediction(
             rid,
         ) from exc
     elapsed = time.perf_counter() - started
+    if not _log(state, route, logged, rid, result, elapsed * 1000, None):
+        _refuse_unlogged(state, route, protocol, rid)
     runtime.on_answered(route.role, protocol, len(frame), elapsed)
-    _log(state, route, logged, rid, result, elapsed * 1000, None)
     if route.shadow is not None:  # a copy for the shadow; never blocks, never raises
         state.shadow.offer(route.shadow, frame, rid, logged)
     return result
@@ -156,11 +162,12 @@ def _log(
     result: Prediction | None,
     latency_ms: float,
     error: str | None,
-) -> None:
+) -> bool:
+    """Log the request; False when the log could not keep it (disk and memory full)."""
     plog = state.prediction_log
     if plog is None:
-        return
-    plog.record(
+        return True
+    return plog.record(
         PredictionRecord(
             request_id=rid,
             at=utcnow(),
@@ -173,4 +180,17 @@ def _log(
             error=error,
             scores=result.probabilities if result is not None else None,
         )
+    )
+
+
+def _refuse_unlogged(state: ServerState, route: Route, protocol: str, rid: str) -> None:
+    """With ``--on-log-full refuse``, an answer the log could not keep is not given (503)."""
+    if state.settings.on_log_full != "refuse":
+        return
+    runtime = route.runtime
+    labels = {"model": runtime.name, "version": str(runtime.version), "role": route.role}
+    state.metrics.requests.labels(protocol=protocol, status="503", **labels).inc()
+    raise LogFull(
+        f"The prediction log cannot keep request {rid}: its disk is full (--on-log-full "
+        "refuse). Retry shortly or on another replica; /readyz says when it has room again."
     )

@@ -30,20 +30,24 @@ many records it knows to be lost.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import subprocess
 import sys
 import threading
 import time
-from collections import deque
-from dataclasses import replace
+from collections import Counter, deque
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from mlship.errors import ConfigError
+from mlship.serving.log_status import UNKNOWN_MODEL, LogStatus, StatusFile, read_status
 from mlship.serving.log_writer import (
     ABORT,
     STOP,
@@ -53,8 +57,8 @@ from mlship.serving.log_writer import (
     WriterSettings,
 )
 from mlship.serving.prediction_record import PredictionRecord, encode
-from mlship.serving.spill import Position, SpillJournal
-from mlship.store import Store
+from mlship.serving.spill import NoSpace, Position, SpillJournal
+from mlship.store import Store, utcnow
 
 __all__ = ["PredictionLog", "PredictionRecord"]
 
@@ -62,7 +66,24 @@ log = logging.getLogger(__name__)
 
 _RESTART_AFTER_S = 1.0
 _MAX_RESTART_AFTER_S = 30.0
-_KILL_AFTER_S = 10.0
+_KILL_AFTER_S = 3.0
+# A journal that cannot grow (the disk is full) is tried again after this, doubling to the most.
+_RETRY_FIRST_S = 0.05
+_RETRY_MOST_S = 1.0
+_STATUS_EVERY_S = 1.0
+
+OnFull = Literal["answer", "refuse"]
+
+
+@dataclass(slots=True)
+class _DiskFull:
+    """Since when the journal cannot grow, and when to try again."""
+
+    since: datetime
+    started: float
+    retry_at: float
+    backoff: float = _RETRY_FIRST_S
+    memory_full_warned: bool = False
 
 
 class PredictionLog:
@@ -79,8 +100,10 @@ class PredictionLog:
     flush_interval_s:
         Longest the writer waits before it takes a batch that is not full.
     max_queue:
-        Most records :meth:`record` keeps in memory before :meth:`start`; beyond, they are
-        counted as lost. Once started, records go straight to disk.
+        Most records kept in memory: before :meth:`start`, and while the disk is full (the
+        journal cannot reserve a new segment). Beyond, a record is lost (counted per model) or,
+        with ``on_full="refuse"``, :meth:`record` says so and the server answers 503. Once
+        started and while the disk has room, records go straight to disk.
     segment_bytes:
         Size at which a journal segment is closed and a new one started.
     fsync_interval_s:
@@ -88,6 +111,11 @@ class PredictionLog:
     writer_process:
         Run the store writer in its own process (default), or in a thread of this one (the
         default for a store in memory, which another process cannot open).
+    on_full:
+        ``"answer"`` (default): when the disk is full and memory too, records are lost, counted
+        and reported, and requests are still answered. ``"refuse"``: :meth:`record` returns
+        False instead, and the request is not answered (503): no answered request is missing
+        from the log.
     """
 
     def __init__(
@@ -101,8 +129,10 @@ class PredictionLog:
         segment_bytes: int = 8 << 20,
         fsync_interval_s: float | None = 1.0,
         writer_process: bool | None = None,
+        on_full: OnFull = "answer",
     ) -> None:
         for name, value, ok, must in [
+            ("on_full", on_full, on_full in ("answer", "refuse"), "'answer' or 'refuse'"),
             ("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1, ">= 1"),
             ("flush_interval_s", flush_interval_s, 0 < flush_interval_s <= 1, "in (0, 1]"),
             ("max_queue", max_queue, isinstance(max_queue, int) and max_queue >= 1, ">= 1"),
@@ -124,7 +154,14 @@ class PredictionLog:
             fsync_interval_s=fsync_interval_s,
             verify_window=batch_size,
         )
+        self._on_full = on_full
         self._queue: deque[PredictionRecord] = deque()
+        self._held: deque[tuple[str, bytes]] = deque()  # (model, line) a full disk refused
+        self._full: _DiskFull | None = None
+        self._lost_models: Counter[str] = Counter()  # this process's losses (the writer's apart)
+        self._refused = 0
+        self._status: StatusFile | None = None
+        self._status_at = 0.0
         self._append_lock = threading.Lock()  # record() appends, close() seals
         self._lock = threading.Lock()  # the lost counter, written by more than one thread
         self._progress = threading.Condition()  # the writer's reports
@@ -139,36 +176,40 @@ class PredictionLog:
         # The writer's counters: those of writers that ended, and of the running one.
         self._ended = {"written": 0, "lost": 0, "spilled": 0}
         self._running = dict(self._ended)
+        self._ended_models: Counter[str] = Counter()  # the writers' lost records, per model
+        self._running_models: dict[str, int] = {}
 
     # ------------------------------------------------------------------------- hot path
 
-    def record(self, rec: PredictionRecord) -> None:
+    def record(self, rec: PredictionRecord) -> bool:
         """Log ``rec``: once started, on disk before this returns; never raises.
 
-        Before :meth:`start` the record waits in memory. A record that cannot be serialized or
-        written is counted as lost and logged."""
+        Before :meth:`start`, and while the disk is full, the record waits in memory (up to
+        ``max_queue``). Returns False when the record could not be kept: it is counted lost
+        (logged once), or with ``on_full="refuse"`` counted refused, for the caller to refuse
+        the request."""
         if not self._started:
             if len(self._queue) >= self._max_queue or self._closed:
-                self._refuse()
-                return
+                self._refuse(rec.model)
+                return False
             self._queue.append(rec)
-            return
+            return True
         line = self._encoded(rec)
         if line is None:
-            return
+            return True  # a record mlship cannot serialize is a bug, not the client's to pay
         with self._append_lock:
             if self._closed:
-                self._refuse()
-                return
+                self._refuse(rec.model)
+                return False
+            if self._full is not None and not self._retry_full():
+                return self._hold(line, rec.model)
             try:
                 self._journal.append((line,))
-            except Exception:
-                log.exception(
-                    "Prediction log: request %r lost, the spill write failed", rec.request_id
-                )
-                self._count_lost(1)
-                return
+            except NoSpace as exc:
+                self._disk_full(exc)
+                return self._hold(line, rec.model)
             self._taken += 1
+            return True
 
     def _encoded(self, rec: PredictionRecord) -> bytes | None:
         """``rec``'s spill line; None (counted lost, logged) if it cannot be serialized."""
@@ -176,20 +217,140 @@ class PredictionLog:
             return encode(rec)
         except Exception:
             log.exception("Prediction log: cannot serialize request %r", rec.request_id)
-            self._count_lost(1)
+            self._count_lost(rec.model, 1)
             return None
 
-    def _refuse(self) -> None:
+    def _refuse(self, model: str) -> None:
         with self._lock:
             self._lost += 1
+            self._lost_models[model] += 1
             lost = self._lost
         if lost == 1 or lost % 10_000 == 0:
             reason = "closed" if self._closed else f"full ({self._max_queue:,} records in memory)"
             log.warning("Prediction log %s: %d record(s) lost so far.", reason, lost)
 
-    def _count_lost(self, count: int) -> None:
+    def _count_lost(self, model: str, count: int) -> None:
         with self._lock:
             self._lost += count
+            self._lost_models[model] += count
+
+    # ------------------------------------------------------------------------- a full disk
+
+    def _disk_full(self, exc: NoSpace) -> None:
+        """The journal cannot grow: say so once, then keep records in memory and retry."""
+        now = time.monotonic()
+        self._full = _DiskFull(utcnow(), now, now + _RETRY_FIRST_S)
+        log.warning(
+            "Prediction log: the disk is full: %s. Records are kept in memory (up to %s) and "
+            "journaled when space returns; beyond that they are lost and counted "
+            "(mlship_prediction_log_lost_total, /readyz).",
+            exc,
+            f"{self._max_queue:,}",
+        )
+        self._write_status(force=True)
+
+    def _hold(self, line: bytes, model: str) -> bool:
+        """Keep ``line`` in memory while the disk is full; False when memory is full too."""
+        full = self._full
+        assert full is not None
+        if len(self._held) < self._max_queue:
+            self._held.append((model, line))
+            self._write_status()
+            return True
+        if not full.memory_full_warned:
+            full.memory_full_warned = True
+            log.warning(
+                "Prediction log: the disk is still full and %s records wait in memory: new "
+                "records are %s until space returns.",
+                f"{len(self._held):,}",
+                "refused (503)" if self._on_full == "refuse" else "lost (counted)",
+            )
+        if self._on_full == "refuse":
+            with self._lock:
+                self._refused += 1
+        else:
+            self._count_lost(model, 1)
+        self._write_status()
+        return False
+
+    def _retry_full(self, *, now: bool = False) -> bool:
+        """Try to journal the records held in memory (when the backoff allows, or ``now``);
+        True once they all are and the disk has room again."""
+        full = self._full
+        assert full is not None
+        clock = time.monotonic()
+        if not now and clock < full.retry_at:
+            return False
+        held = self._held
+        while held:
+            chunk = [held[i][1] for i in range(min(len(held), self._batch_size))]
+            try:
+                self._journal.append(chunk)
+            except NoSpace:
+                full.backoff = min(_RETRY_MOST_S, full.backoff * 2)
+                full.retry_at = clock + full.backoff
+                return False
+            for _ in chunk:
+                held.popleft()
+            self._taken += len(chunk)
+        self._full = None
+        with self._lock:
+            lost = self._lost
+        log.warning(
+            "Prediction log: the disk has room again after %.1f s; the records kept in memory "
+            "are journaled (%d record(s) lost so far).",
+            clock - full.started,
+            lost,
+        )
+        self._write_status(force=True)
+        return True
+
+    def _write_status(self, *, force: bool = False) -> None:
+        """Rewrite the slot's status file (at most once a second unless ``force``)."""
+        status_file = self._status
+        if status_file is None:
+            return
+        clock = time.monotonic()
+        if not force and clock - self._status_at < _STATUS_EVERY_S:
+            return
+        self._status_at = clock
+        status_file.write(self.status())
+
+    def status(self) -> LogStatus:
+        """This log's state: disk full since when, records held in memory, lost, refused."""
+        full = self._full
+        with self._lock:
+            lost = dict(self._lost_models)
+            refused = self._refused
+        with self._progress:
+            writers = self._ended_models + Counter(self._running_models)
+        for model, count in writers.items():
+            lost[model] = lost.get(model, 0) + count
+        detail = ""
+        if full is not None:
+            detail = (
+                f"disk full since {full.since:%Y-%m-%d %H:%M:%S} UTC: {len(self._held):,} "
+                f"record(s) in memory, {sum(lost.values()):,} lost"
+            )
+        return LogStatus(
+            folder=self._journal.folder if self._started else Path(),
+            pid=os.getpid(),
+            updated=utcnow(),
+            disk_full_since=None if full is None else full.since,
+            held=len(self._held),
+            lost={k: v for k, v in lost.items() if v},
+            refused=refused,
+            detail=detail,
+        )
+
+    @property
+    def refusing(self) -> bool:
+        """Whether the next record would be refused (``on_full="refuse"``, disk and memory full)."""
+        return (
+            self._on_full == "refuse"
+            and self._full is not None
+            and len(self._held) >= self._max_queue
+        )
 
     # ------------------------------------------------------------------------- life cycle
 
@@ -201,7 +362,9 @@ class PredictionLog:
         recovery = journal.open()
         self._cursor = recovery.cursor
         self._recovered = recovery.records
-        self._lost += recovery.torn
+        self._count_lost(UNKNOWN_MODEL, recovery.torn)
+        self._report_previous(journal.folder)
+        self._status = StatusFile(journal.folder)
         if recovery.torn:
             log.warning(
                 "Prediction log: %d record(s) lost in a crash (torn lines in %s).",
@@ -215,6 +378,7 @@ class PredictionLog:
                 journal.folder,
             )
         self._journal_queued()
+        self._write_status(force=True)
         settings = WriterSettings(
             folder=journal.folder,
             cursor=recovery.cursor,
@@ -229,33 +393,54 @@ class PredictionLog:
         self._started = True
         return self
 
+    def _report_previous(self, folder: Path) -> None:
+        """Log what the last server on this slot lost (it wrote it in the slot's status)."""
+        previous = read_status(folder)
+        if previous is None or not (previous.lost_total or previous.refused):
+            return
+        lost = ", ".join(f"{n:,} of {model}" for model, n in sorted(previous.lost.items()))
+        log.warning(
+            "Prediction log: the last server on %s (pid %d, until %s UTC) lost %s record(s)%s "
+            "and refused %s request(s).",
+            folder,
+            previous.pid,
+            f"{previous.updated:%Y-%m-%d %H:%M:%S}",
+            f"{previous.lost_total:,}",
+            f" ({lost})" if lost else "",
+            f"{previous.refused:,}",
+        )
+
     def _journal_queued(self) -> None:
-        """Write the records given before start() to the journal."""
+        """Write the records given before start() to the journal (or hold them: disk full)."""
         queue = self._queue
         records = [queue.popleft() for _ in range(len(queue))]
         for first in range(0, len(records), self._batch_size):
-            encoded = [self._encoded(rec) for rec in records[first : first + self._batch_size]]
-            lines = [line for line in encoded if line is not None]
-            if not lines:
+            chunk = records[first : first + self._batch_size]
+            encoded = [(rec.model, self._encoded(rec)) for rec in chunk]
+            pairs = [(model, line) for model, line in encoded if line is not None]
+            if not pairs:
                 continue
-            try:
-                self._journal.append(lines)
-            except Exception:
-                log.exception(
-                    "Prediction log: %d record(s) lost, the spill write failed", len(lines)
-                )
-                self._count_lost(len(lines))
-                continue
-            self._taken += len(lines)
+            if self._full is None:
+                try:
+                    self._journal.append([line for _, line in pairs])
+                except NoSpace as exc:
+                    self._disk_full(exc)
+                else:
+                    self._taken += len(pairs)
+                    continue
+            for model, line in pairs:
+                self._hold(line, model)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every record queued before the call is in the store (False: timed out)."""
         if not self._started or self._closed:
             return self.queue_depth == 0
-        end = self._journal.end
+        with self._append_lock:
+            held = self._full is not None and not self._retry_full(now=True)
+            end = self._journal.end
         self._send(WAKE)
         with self._progress:
-            return self._progress.wait_for(lambda: self._cursor >= end, timeout)
+            return self._progress.wait_for(lambda: self._cursor >= end, timeout) and not held
 
     def close(self, timeout: float = 30.0) -> bool:
         """Write everything to the store (waiting up to ``timeout`` for it) and stop the writer.
@@ -266,6 +451,8 @@ class PredictionLog:
         with self._append_lock:
             if self._closed:
                 return self.queue_depth == 0
+            if self._started and self._full is not None and not self._retry_full(now=True):
+                self._drop_held()
             self._closed = True
             if self._started:
                 self._journal.seal()
@@ -287,6 +474,9 @@ class PredictionLog:
                 self._proc.kill()
             relay.join()
         self._journal.release(self._cursor)
+        if self._status is not None:
+            self._write_status(force=True)
+            self._status.close()
         left = self.queue_depth
         if left:
             log.warning(
@@ -308,9 +498,22 @@ class PredictionLog:
     ) -> None:
         self.close()
 
+    def _drop_held(self) -> None:
+        """Closing while the disk is still full: the records in memory are lost, counted."""
+        count = len(self._held)
+        for model, _ in self._held:
+            self._count_lost(model, 1)
+        self._held.clear()
+        log.warning(
+            "Prediction log: closing while the disk is full: %d record(s) kept in memory are lost.",
+            count,
+        )
+
     def _drop_queued(self, reason: str) -> None:
         with self._lock:
             count = len(self._queue)
+            for rec in self._queue:
+                self._lost_models[rec.model] += 1
             self._queue.clear()
             self._lost += count
         if count:
@@ -370,10 +573,16 @@ class PredictionLog:
                 self._on_report(orjson.loads(line))
                 reported = True
             code = proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
             with self._progress:
                 for key, value in self._running.items():
                     self._ended[key] += value
                     self._running[key] = 0
+                self._ended_models.update(self._running_models)
+                self._running_models = {}
                 if self._done or self._aborted:
                     return
                 cursor = self._cursor
@@ -407,6 +616,7 @@ class PredictionLog:
                 self._cursor = Position(*message["cursor"])
                 for key in self._running:
                     self._running[key] = message[key]
+                self._running_models = message.get("lost_models", {})
             self._progress.notify_all()
 
     def _send(self, command: str) -> None:
@@ -432,7 +642,7 @@ class PredictionLog:
     @property
     def queued(self) -> int:
         """Records accepted by :meth:`record`."""
-        return self._taken + len(self._queue)
+        return self._taken + len(self._queue) + len(self._held)
 
     @property
     def written(self) -> int:
@@ -447,8 +657,8 @@ class PredictionLog:
 
     @property
     def lost(self) -> int:
-        """Records known to be lost: memory full before start, torn in a crash, refused by the
-        store, unreadable."""
+        """Records known to be lost: memory full (before start, or while the disk is full),
+        torn in a crash, refused by the store, unreadable."""
         with self._lock:
             return self._lost + self._count("lost")
 
@@ -464,7 +674,18 @@ class PredictionLog:
             return len(self._queue)
         with self._progress:
             cursor = self._cursor
-        return self._journal.pending(cursor)
+        return self._journal.pending(cursor) + len(self._held)
+
+    @property
+    def held(self) -> int:
+        """Records kept in memory because the disk is full."""
+        return len(self._held)
+
+    @property
+    def refused(self) -> int:
+        """Records not kept, whose requests were refused instead (``on_full="refuse"``)."""
+        with self._lock:
+            return self._refused
 
     @property
     def writer_pid(self) -> int | None:

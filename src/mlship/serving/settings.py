@@ -46,6 +46,16 @@ class ServeSettings:
     max_wait_ms: float = 5.0
     """Longest a request waits for others to join its batch."""
     log_predictions: bool = True
+    on_log_full: Literal["answer", "refuse"] = "answer"
+    """``--on-log-full``: when the disk is full and the records kept in memory reach their bound,
+    keep answering (records are lost and counted) or answer 503 (no answered request is missing
+    from the log)."""
+    log_memory_records: int = 50_000
+    """``--log-memory-records``: prediction records kept in memory while the disk is full (and
+    before the log starts); beyond, ``on_log_full`` applies."""
+    drain_timeout_s: float = 30.0
+    """How long a stopping server (SIGTERM) may take in all: requests in flight first, then the
+    prediction log (what the store has not taken by then stays in the spill folder)."""
     refresh_interval_s: float = 0.5
     """How often deployments are re-read from the store."""
     spill_dir: Path = Path(".mlship/spill")
@@ -89,6 +99,19 @@ class ServeSettings:
                 "'reject' or 'ignore'",
             ),
             (
+                "on_log_full",
+                self.on_log_full,
+                self.on_log_full in ("answer", "refuse"),
+                "'answer' or 'refuse'",
+            ),
+            (
+                "log_memory_records",
+                self.log_memory_records,
+                isinstance(self.log_memory_records, int) and self.log_memory_records >= 1,
+                "an integer >= 1",
+            ),
+            ("drain_timeout_s", self.drain_timeout_s, self.drain_timeout_s > 0, "a number > 0"),
+            (
                 "refresh_interval_s",
                 self.refresh_interval_s,
                 self.refresh_interval_s > 0,
@@ -104,6 +127,16 @@ class ServeSettings:
         for name, value, ok, must in checks:
             if not ok:
                 raise ConfigError(f"The {name!r} option must be {must}. Got {value!r} instead.")
+
+    @property
+    def log_drain_s(self) -> float:
+        """The part of the drain timeout left to the prediction log: a third, at most 10 s."""
+        return min(10.0, self.drain_timeout_s / 3)
+
+    @property
+    def request_drain_s(self) -> float:
+        """The part of the drain timeout for requests in flight (uvicorn's graceful shutdown)."""
+        return self.drain_timeout_s - self.log_drain_s
 
     @property
     def max_body_bytes(self) -> int:
@@ -139,7 +172,11 @@ class ServeSettings:
         if flag not in ("", "0", "1", "true", "false", "yes", "no", "on", "off"):
             raise ConfigError(f"MLSHIP_MONITOR must be 1 or 0. Got {flag!r} instead.")
         hosts = tuple(h.strip() for h in (env.get("MLSHIP_ALLOWED_HOSTS") or "").split(","))
+        on_full = (env.get("MLSHIP_ON_LOG_FULL") or "answer").strip().lower()
+        if on_full not in ("answer", "refuse"):
+            raise ConfigError(f"MLSHIP_ON_LOG_FULL must be answer or refuse. Got {on_full!r}.")
         base = cls(
+            on_log_full=on_full,  # type: ignore[arg-type]
             token=env.get("MLSHIP_TOKEN") or None,
             feedback_token=env.get("MLSHIP_FEEDBACK_TOKEN") or None,
             allowed_hosts=tuple(h for h in hosts if h),

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 _SUFFIX = ".jsonl"
 _CHECKPOINT = "checkpoint.json"
+_CHECKPOINT_BYTES = 256
 _LOCK = "LOCK"
 _WRITER_LOCK = "WRITER"
 _ORPHAN_WAIT_S = 10.0
@@ -78,6 +79,32 @@ class Recovery:
     """Records lost: torn last lines of segments a crashed process was writing."""
     verify_until: Position | None
     """Records before this position may already be in the store (written, checkpoint not)."""
+
+
+class NoSpace(OSError):
+    """A segment could not be created or reserved: the disk is full (or not writable)."""
+
+    def __init__(self, path: Path, size: int, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.path = path
+        self.size = size
+        self.free = free_bytes(path.parent)
+
+    def __str__(self) -> str:
+        free = "unknown" if self.free is None else f"{self.free / 1e6:,.1f} MB"
+        return (
+            f"cannot reserve {self.size / 1e6:,.1f} MB for a spill segment in {self.path.parent} "
+            f"({self.strerror}; {free} free)"
+        )
+
+
+def free_bytes(folder: Path) -> int | None:
+    """Bytes an unprivileged process may still write under ``folder`` (None: unknown)."""
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return None
+    return stat.f_bavail * stat.f_frsize
 
 
 class SpillJournal:
@@ -146,14 +173,19 @@ class SpillJournal:
                 "Point MLSHIP_HOME (or the spill_dir setting) at a writable folder."
             ) from None
         start, window, trusted = self._read_checkpoint()
+        if not (self._dir / _CHECKPOINT).exists():
+            # Created now, while there is room: it is rewritten in place, even on a full disk.
+            with contextlib.suppress(OSError):
+                write_checkpoint(self._dir, start, window)
         existing = sorted(_segment_numbers(self._dir))
         for number in [n for n in existing if n < start.segment]:
             _unlink(self._segment_path(number))  # consumed; the crash came before its deletion
         existing = [n for n in existing if n >= start.segment]
-        if start.segment not in existing:
-            start = Position(existing[0] if existing else start.segment, 0, 0)
         verify_until: Position | None = None
         records = torn = 0
+        kept: list[int] = []
+        # One pass: a segment with nothing left to write (empty, consumed, only a torn line)
+        # is removed now, so that the store writer never walks through it.
         for number in existing:
             offset = start.offset if number == start.segment else 0
             lines, end, size = _scan(self._segment_path(number), offset)
@@ -162,17 +194,23 @@ class SpillJournal:
                 start, offset = Position(number, 0, 0), 0
                 lines, end, size = _scan(self._segment_path(number), 0)
                 verify_until = Position(number, lines)
+            torn += int(size > end)
+            if lines == 0:
+                _unlink(self._segment_path(number))
+                continue
+            kept.append(number)
             base = start.line if number == start.segment else 0
             self._ends[number], self._lines[number] = end, base + lines
             records += lines
-            torn += int(size > end)
-        if existing and not trusted:
-            verify_until = Position(existing[-1] + 1, 0)  # no telling how far the store got
-        elif verify_until is None and existing:
+        if kept and start.segment not in kept:
+            start = Position(kept[0], 0, 0)
+        if kept and not trusted:
+            verify_until = Position(kept[-1] + 1, 0)  # no telling how far the store got
+        elif verify_until is None and kept:
             verify_until = Position(start.segment, start.line + window)
         self._active = self._first_active = max([*existing, start.segment - 1]) + 1
         self._ends[self._active], self._lines[self._active] = 0, 0
-        if not existing:
+        if not kept:
             start = Position(self._active, 0, 0)
         return Recovery(start, records, torn, verify_until)
 
@@ -198,9 +236,9 @@ class SpillJournal:
     def append(self, lines: Sequence[bytes]) -> None:
         """Append newline-terminated ``lines``.
 
-        On an I/O error (a segment that cannot be created or reserved: the disk is full) the
-        segment is closed at its last complete line (the next append opens a new one) and the
-        error is raised: those lines are not in the journal. One appending thread at a time.
+        When a new segment is needed and cannot be reserved (the disk is full), :class:`NoSpace`
+        is raised: those lines are not in the journal, no empty file is left, and the next
+        append tries again. One appending thread at a time.
         """
         data = lines[0] if len(lines) == 1 else b"".join(lines)
         size = len(data)
@@ -230,16 +268,16 @@ class SpillJournal:
             self._populate = False
 
     def _append_new(self, data: bytes, count: int) -> None:
-        """Append to a new segment (the first, or the active one is full)."""
+        """Append to a new segment (the first, or the active one is full).
+
+        When the segment cannot be created (the disk is full), no file is left behind and the
+        segment's number is tried again by the next append: :class:`NoSpace` is raised."""
         if self._map is not None:
             self._rotate()
         active = self._active
-        try:
-            mapped = self._map_segment(active, max(self._segment_bytes, len(data)))
-            mapped[0 : len(data)] = data
-        except OSError:
-            self._abandon(active, 0)
-            raise
+        size = max(self._segment_bytes, len(data))
+        mapped = self._map_segment(active, size)
+        mapped[0 : len(data)] = data
         self._dirty = True
         with self._lock:
             self._ends[active], self._lines[active] = len(data), count
@@ -256,13 +294,23 @@ class SpillJournal:
         self._dirty = False
 
     def _map_segment(self, number: int, size: int) -> mmap.mmap:
-        """Create segment ``number`` with ``size`` bytes reserved on disk and map it."""
-        fd = os.open(self._segment_path(number), os.O_RDWR | os.O_CREAT, 0o644)
+        """Create segment ``number`` with ``size`` bytes reserved on disk and map it; on failure
+        the file is removed again and :class:`NoSpace` raised."""
+        path = self._segment_path(number)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise NoSpace(path, size, exc) from None
         try:
             os.posix_fallocate(fd, 0, size)
             mapped = mmap.mmap(fd, size)
+        except OSError as exc:
+            os.close(fd)
+            _unlink(path)
+            raise NoSpace(path, size, exc) from None
         except BaseException:
             os.close(fd)
+            _unlink(path)
             raise
         self._map, self._fd, self._capacity, self._populated = mapped, fd, size, 0
         return mapped
@@ -272,13 +320,6 @@ class SpillJournal:
         self._close_file()
         with self._lock:
             self._active += 1
-            self._ends[self._active], self._lines[self._active] = 0, 0
-
-    def _abandon(self, active: int, end: int) -> None:
-        with contextlib.suppress(OSError):
-            self._close_file(end)
-        with self._lock:
-            self._active = active + 1
             self._ends[self._active], self._lines[self._active] = 0, 0
 
     def _close_file(self, end: int | None = None) -> None:
@@ -335,16 +376,23 @@ def segment_path(folder: Path, number: int) -> Path:
 
 
 def write_checkpoint(folder: Path, cursor: Position, window: int) -> None:
-    """Record atomically that everything before ``cursor`` is in the store."""
+    """Record that everything before ``cursor`` is in the store.
+
+    The file is rewritten in place (one ``pwrite`` of a fixed size, within one disk sector), so
+    that moving the checkpoint needs no new space on a full disk; a checkpoint torn by a power
+    loss reads as unreadable, and every segment is then re-read and checked against the store."""
     checkpoint = {
         "segment": cursor.segment,
         "line": cursor.line,
         "offset": cursor.offset,
         "window": window,
     }
-    tmp = folder / f"{_CHECKPOINT}.tmp"
-    tmp.write_bytes(orjson.dumps(checkpoint))
-    os.replace(tmp, folder / _CHECKPOINT)
+    data = orjson.dumps(checkpoint).ljust(_CHECKPOINT_BYTES, b" ")
+    fd = os.open(folder / _CHECKPOINT, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.pwrite(fd, data, 0)
+    finally:
+        os.close(fd)
 
 
 def segment_numbers(folder: Path) -> list[int]:

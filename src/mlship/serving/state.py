@@ -382,7 +382,8 @@ class ServerState:
         if self.prediction_log is not None:
             # Off the event loop: with the store down this waits; what is not written in time
             # stays in the spill journal for the next start.
-            await asyncio.to_thread(self.prediction_log.close)
+            budget = max(0.5, self.settings.log_drain_s - 3.0)  # close() may add 3 s to abort
+            await asyncio.to_thread(self.prediction_log.close, budget)
         self.executor.shutdown(wait=True)
         self.control_executor.shutdown(wait=True)
         # A hung shadow thread must not keep the server from stopping.

@@ -1,0 +1,204 @@
+"""The prediction log on a real file system that fills up: records kept in memory, an exact
+lost count, no empty segment files, one warning, and a restart that is not held up by what a
+full disk left behind."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from mlship.serving.log_status import read_status
+from mlship.serving.prediction_log import PredictionLog, PredictionRecord
+from mlship.serving.prediction_record import encode
+from mlship.store import Store, open_store
+from mlship.store.schema import predictions
+from tests.integration.faults import Unavailable, fill, small_disk
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+SEGMENT = 64 << 10
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB tmpfs for the spill folder (root mounts it; CI must be able to)."""
+    try:
+        with small_disk(tmp_path / "disk", 4) as path:
+            yield path
+    except Unavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc}, and CI is set")
+        pytest.skip(f"{exc} (set CI to make this an error)")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """The store on the roomy disk: only the spill folder fills up."""
+    opened = open_store(f"sqlite:///{tmp_path / 'mlship.db'}")
+    yield opened
+    opened.close()
+
+
+def rec(i: int, model: str = "fraud") -> PredictionRecord:
+    return PredictionRecord(
+        f"r-{i}",
+        T0 + timedelta(milliseconds=i),
+        model,
+        1,
+        "stable",
+        [{"amount": float(i)}],
+        [0],
+        1.0,
+    )
+
+
+def stored_ids(store: Store) -> list[str]:
+    with store.read() as conn:
+        query = sa.select(predictions.c.request_id).order_by(predictions.c.id)
+        return [r[0] for r in conn.execute(query)]
+
+
+def segment_files(spill: Path) -> list[Path]:
+    return sorted(spill.glob("slot-*/*.jsonl"))
+
+
+def fill_until_held(plog: PredictionLog, start: int) -> int:
+    """Record from ``start`` until the log holds a record in memory; the next index."""
+    i = start
+    while plog.held == 0:
+        plog.record(rec(i))
+        i += 1
+        assert i - start < 100_000, "the journal never ran out of space"
+    return i
+
+
+def test_a_short_full_disk_loses_nothing_and_leaves_no_empty_file(
+    disk: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mlship.serving.prediction_log")
+    spill = disk / "spill"
+    with PredictionLog(store, spill, segment_bytes=SEGMENT, max_queue=5_000) as plog:
+        for i in range(100):
+            plog.record(rec(i))
+        assert plog.flush(timeout=20)
+        filler = fill(disk)
+        i = fill_until_held(plog, 100)
+        for j in range(i, i + 1_000):
+            assert plog.record(rec(j)) is True  # kept in memory
+        total = i + 1_000
+        assert plog.lost == 0 and plog.held > 1_000
+        assert [p for p in segment_files(spill) if p.stat().st_size == 0] == []
+        status = plog.status()
+        assert status.disk_full_since is not None and status.held == plog.held
+        time.sleep(1.1)  # the status file is rewritten at most once a second
+        plog.record(rec(total))
+        total += 1
+        written = read_status(plog.spill_folder)  # what `mlship status` reads
+        assert written is not None and written.held == plog.held
+        filler.unlink()
+        time.sleep(1.1)  # past the longest backoff: the next record retries the reservation
+        plog.record(rec(total))
+        total += 1
+        assert plog.held == 0
+        assert plog.flush(timeout=30)
+    assert plog.lost == 0
+    assert stored_ids(store) == [f"r-{n}" for n in range(total)]
+    warnings = [r for r in caplog.records if "disk is full" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].exc_info is None
+    assert "cannot reserve" in warnings[0].getMessage() and str(spill) in warnings[0].getMessage()
+    assert any("has room again" in r.getMessage() for r in caplog.records)
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def test_beyond_the_memory_bound_the_lost_count_is_exact_and_told_at_restart(
+    disk: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    spill = disk / "spill"
+    plog = PredictionLog(store, spill, segment_bytes=SEGMENT, max_queue=300).start()
+    filler = fill(disk)
+    i = fill_until_held(plog, 0)
+    for j in range(i, i + 1_000):
+        plog.record(rec(j, model="fraud" if j % 2 else "churn"))
+    total = i + 1_000
+    assert plog.held == 300
+    lost = plog.lost
+    assert lost == 1_000 - 299  # the first held record came from fill_until_held
+    assert sum(plog.status().lost.values()) == lost
+    assert set(plog.status().lost) == {"fraud", "churn"}
+    filler.unlink()
+    assert plog.close(timeout=30)
+    # Everything answered is either in the store or counted lost: never both, never neither.
+    ids = stored_ids(store)
+    assert len(ids) + plog.lost == total and len(set(ids)) == len(ids)
+    assert [p for p in segment_files(spill) if p.stat().st_size == 0] == []
+
+    caplog.set_level(logging.WARNING, logger="mlship.serving.prediction_log")
+    with PredictionLog(store, spill):
+        pass
+    assert f"lost {lost:,} record(s)" in caplog.text
+
+
+def test_closing_while_the_disk_is_full_counts_what_memory_held(disk: Path, store: Store) -> None:
+    spill = disk / "spill"
+    plog = PredictionLog(store, spill, segment_bytes=SEGMENT, max_queue=1_000).start()
+    fill(disk)
+    i = fill_until_held(plog, 0)
+    held = plog.held
+    began = time.monotonic()
+    plog.close(timeout=5)
+    assert time.monotonic() - began < 15  # the timeout, plus the writer's abort
+    ids = stored_ids(store)
+    assert plog.lost == held and len(ids) + plog.lost == i
+
+
+def test_refuse_mode_refuses_instead_of_losing(disk: Path, store: Store) -> None:
+    spill = disk / "spill"
+    plog = PredictionLog(
+        store, spill, segment_bytes=SEGMENT, max_queue=100, on_full="refuse"
+    ).start()
+    try:
+        filler = fill(disk)
+        i = fill_until_held(plog, 0)
+        kept = [plog.record(rec(j)) for j in range(i, i + 200)]
+        assert kept.count(True) == 99 and kept.count(False) == 101
+        assert plog.refusing and plog.lost == 0 and plog.refused == 101
+        filler.unlink()
+        time.sleep(1.1)
+        assert plog.record(rec(10**6)) is True and not plog.refusing
+    finally:
+        plog.close(timeout=30)
+    assert plog.lost == 0
+    assert len(stored_ids(store)) == plog.written
+
+
+def test_start_up_removes_empty_and_torn_segments_in_one_pass(store: Store, tmp_path: Path) -> None:
+    """What an old full disk left (thousands of empty files): gone before the writer starts."""
+    slot = tmp_path / "spill" / "slot-0"
+    slot.mkdir(parents=True)
+    with PredictionLog(store, tmp_path / "spill", segment_bytes=SEGMENT) as first:
+        for i in range(10):
+            first.record(rec(i))
+    for number in range(1, 20_001):
+        (slot / f"{number:020d}.jsonl").touch()
+    (slot / f"{20_001:020d}.jsonl").write_bytes(b'{"request_id":"torn' + b"\0" * 100)
+    real = slot / f"{20_002:020d}.jsonl"
+    real.write_bytes(b"".join(encode(rec(i)) for i in range(10, 20)))
+    began = time.monotonic()
+    plog = PredictionLog(store, tmp_path / "spill", segment_bytes=SEGMENT).start()
+    try:
+        opened_in = time.monotonic() - began
+        left = [p.name for p in segment_files(tmp_path / "spill")]
+        assert left == [real.name]  # one pass removed the rest
+        assert plog.lost == 1  # the torn line
+        plog.record(rec(20))
+        assert plog.flush(timeout=30)
+    finally:
+        plog.close()
+    assert stored_ids(store) == [f"r-{n}" for n in range(21)]
+    print(f"start-up over 20,002 left segments: {opened_in:.2f} s")
