@@ -38,4 +38,6 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 # Scale-out: throughput through nginx (Debian's) with 1, 2 and 3 replicas on one PostgreSQL store.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; } || true
 "$PY" bench/replicas_bench.py || missed=1
+# Faults under load: a PostgreSQL restart, a killed log writer, a full disk (root: tmpfs mounts).
+"$PY" bench/faults_bench.py || missed=1
 exit "$missed"

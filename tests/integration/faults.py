@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -107,38 +108,44 @@ def _pg_bin(name: str) -> Path:
 
 
 @contextlib.contextmanager
-def private_postgres(folder: Path, port: int) -> Iterator[PrivatePostgres]:
-    """initdb + start a throw-away PostgreSQL on ``port`` (as the postgres user; root only)."""
+def private_postgres(port: int) -> Iterator[PrivatePostgres]:
+    """initdb + start a throw-away PostgreSQL on ``port`` (as the postgres user; root only).
+
+    Its folder is a new one under /tmp: the postgres user cannot enter pytest's root-owned
+    temporary folders."""
     if os.geteuid() != 0:
         raise Unavailable("running a private PostgreSQL server as user postgres needs root")
     initdb = _pg_bin("initdb")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="mlship-pg-"))
     shutil.chown(folder, "postgres", "postgres")
-    subprocess.run(
-        [
-            "runuser",
-            "-u",
-            "postgres",
-            "--",
-            str(initdb),
-            "-D",
-            str(folder / "data"),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    server = PrivatePostgres(folder, port)
-    server.start()
     try:
-        yield server
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(initdb),
+                "-D",
+                str(folder / "data"),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        server = PrivatePostgres(folder, port)
+        server.start()
+        try:
+            yield server
+        finally:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                server.stop()
     finally:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- a server

@@ -51,6 +51,7 @@ def create_app(settings: ServeSettings, registry: Registry) -> FastAPI:
                 registry.store,
                 settings.spill_dir,
                 max_queue=settings.log_memory_records,
+                segment_bytes=int(settings.spill_segment_mb * (1 << 20)),
                 on_full=settings.on_log_full,
             )
             state.prediction_log.start()

@@ -50,6 +50,9 @@ class ServeSettings:
     """``--on-log-full``: when the disk is full and the records kept in memory reach their bound,
     keep answering (records are lost and counted) or answer 503 (no answered request is missing
     from the log)."""
+    spill_segment_mb: float = 8.0
+    """``MLSHIP_SPILL_SEGMENT_MB``: size of a prediction log journal segment, reserved on disk
+    when it opens (a smaller one reserves less of a small disk)."""
     log_memory_records: int = 50_000
     """``--log-memory-records``: prediction records kept in memory while the disk is full (and
     before the log starts); beyond, ``on_log_full`` applies."""
@@ -103,6 +106,12 @@ class ServeSettings:
                 self.on_log_full,
                 self.on_log_full in ("answer", "refuse"),
                 "'answer' or 'refuse'",
+            ),
+            (
+                "spill_segment_mb",
+                self.spill_segment_mb,
+                0.0625 <= self.spill_segment_mb <= 1024,
+                "a number of MB from 0.0625 to 1024",
             ),
             (
                 "log_memory_records",
@@ -175,7 +184,15 @@ class ServeSettings:
         on_full = (env.get("MLSHIP_ON_LOG_FULL") or "answer").strip().lower()
         if on_full not in ("answer", "refuse"):
             raise ConfigError(f"MLSHIP_ON_LOG_FULL must be answer or refuse. Got {on_full!r}.")
+        try:
+            segment_mb = float(env.get("MLSHIP_SPILL_SEGMENT_MB") or 8.0)
+        except ValueError:
+            raise ConfigError(
+                "MLSHIP_SPILL_SEGMENT_MB must be a number of MB. "
+                f"Got {env.get('MLSHIP_SPILL_SEGMENT_MB')!r}."
+            ) from None
         base = cls(
+            spill_segment_mb=segment_mb,
             on_log_full=on_full,  # type: ignore[arg-type]
             token=env.get("MLSHIP_TOKEN") or None,
             feedback_token=env.get("MLSHIP_FEEDBACK_TOKEN") or None,
