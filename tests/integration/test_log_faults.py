@@ -4,9 +4,12 @@ what reached the prediction log. The same harness prints the table of ``bench/fa
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,7 @@ import pandas as pd
 import pytest
 
 from mlship.registry import ArtifactStore, Registry
+from mlship.rollout import Rollouts
 from mlship.store import open_store
 from tests.conftest import fit_logreg, free_port
 from tests.integration.faults import (
@@ -61,7 +65,7 @@ def served(
     artifacts = tmp_path / "artifacts"
     registry = Registry(open_store(db_url), ArtifactStore(str(artifacts)), cache_dir=home / "cache")
     registry.register(fit_logreg(frame), "fraud", train_data=frame, label="is_fraud")
-    registry.set_alias("fraud@1", "production")
+    Rollouts(registry).start_canary("fraud@1")  # the first deployment goes live at once
     registry.close()
     env = {
         **os.environ,
@@ -70,11 +74,19 @@ def served(
         "MLSHIP_ARTIFACTS": str(artifacts),
         "MLSHIP_SPILL_SEGMENT_MB": "0.25",
     }
-    server = Server(
-        env, free_port(), tmp_path / "server.log", ("--model", "fraud@production", *args)
-    )
+    server = Server(env, free_port(), tmp_path / "server.log", args)
     row = frame.drop(columns=["is_fraud"]).iloc[0].to_dict()
     return server, row
+
+
+def mlship_status(server: Server, *, as_json: bool = True) -> Any:
+    """``mlship status fraud`` run as a user would, with the server's environment."""
+    command = [sys.executable, "-m", "mlship", "status", "fraud", *(["--json"] if as_json else [])]
+    done = subprocess.run(
+        command, env={**server.env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if as_json else done.stdout
 
 
 def log_state(server: Server) -> dict[str, Any]:
@@ -151,7 +163,13 @@ def test_a_long_full_disk_counts_every_loss_stops_in_time_and_restarts_fast(
         wait_until(lambda: lost_metric(server) > 0, 60, "records were lost beyond memory")
         time.sleep(1.0)
         state = log_state(server)
+        shown = mlship_status(server)
+        table = mlship_status(server, as_json=False)
     assert traffic.failed == [], traffic.failed[:5]  # answer mode: every request answered
+    (seen,) = shown["prediction_log"]  # `mlship status` on the machine sees the full disk
+    assert seen["disk_full_since"] is not None and seen["held"] == 1000
+    assert seen["lost"]["fraud"] > 0
+    assert "prediction log" in table and "disk full since" in table
     assert state["state"] == "disk_full" and state["held_in_memory"] == 1000
     assert "disk full since" in state["detail"]
     stopped_in = server.terminate()  # the disk still full: memory's records are lost, counted
