@@ -202,3 +202,35 @@ def test_start_up_removes_empty_and_torn_segments_in_one_pass(store: Store, tmp_
         plog.close()
     assert stored_ids(store) == [f"r-{n}" for n in range(21)]
     print(f"start-up over 20,002 left segments: {opened_in:.2f} s")
+
+
+def test_new_records_do_not_wait_behind_what_an_earlier_process_left(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A restart after a long store outage: the new records are written alongside the backlog,
+    a batch of each in turn, not after all of it."""
+    spill = tmp_path / "spill"
+    down = Store(sa.create_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}"))
+    left = PredictionLog(down, spill).start()
+    backlog = 100_000
+    for i in range(backlog):
+        left.record(rec(i))
+    assert left.close(timeout=0.5) is False  # the store is down: it all stays on disk
+    down.close()
+
+    caplog.set_level(logging.INFO, logger="mlship.serving.prediction_log")
+    plog = PredictionLog(store, spill).start()
+    try:
+        assert plog.recovered == backlog
+        plog.record(rec(backlog))
+        assert plog.flush(timeout=30)
+        written_then = plog.written
+    finally:
+        plog.close(timeout=60)
+    assert f"r-{backlog}" in stored_ids(store)[:written_then]
+    assert written_then < backlog / 2, f"the new record waited for {written_then:,} old ones"
+    ids = stored_ids(store)
+    assert len(ids) == backlog + 1 and len(set(ids)) == len(ids)
+    assert plog.queue_depth == 0
+    assert segment_files(spill) == []
+    assert "alongside the new records" in caplog.text

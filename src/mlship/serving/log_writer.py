@@ -64,13 +64,12 @@ class WriterSettings:
     interval_s: float
     fsync_interval_s: float | None
     verify_until: Position | None
-    recovered_until: Position
-    """Records before this were left by an earlier process (not counted as spilled)."""
+    """New records before this may be in the store already (a writer restarted after a crash)."""
+    backlog: tuple[BacklogSlot, ...] = ()
+    """Slots earlier processes left records in: written alongside the new records, a batch of
+    each in turn, so that new records never wait for all of them."""
 
     def to_json(self, db_url: str) -> bytes:
-        def pos(p: Position | None) -> list[int] | None:
-            return None if p is None else [p.segment, p.line, p.offset]
-
         return orjson.dumps(
             {
                 "db_url": db_url,
@@ -81,7 +80,9 @@ class WriterSettings:
                 "interval_s": self.interval_s,
                 "fsync_interval_s": self.fsync_interval_s,
                 "verify_until": pos(self.verify_until),
-                "recovered_until": pos(self.recovered_until),
+                "backlog": [
+                    [str(b.folder), pos(b.cursor), pos(b.verify_until)] for b in self.backlog
+                ],
             },
             option=orjson.OPT_APPEND_NEWLINE,
         )
@@ -98,8 +99,24 @@ class WriterSettings:
             interval_s=data["interval_s"],
             fsync_interval_s=data["fsync_interval_s"],
             verify_until=None if verify is None else Position(*verify),
-            recovered_until=Position(*data["recovered_until"]),
+            backlog=tuple(
+                BacklogSlot(Path(folder), Position(*cursor), None if v is None else Position(*v))
+                for folder, cursor, v in data["backlog"]
+            ),
         )
+
+
+def pos(p: Position | None) -> list[int] | None:
+    return None if p is None else [p.segment, p.line, p.offset]
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogSlot:
+    """A slot an earlier process left records in, and where its writer starts."""
+
+    folder: Path
+    cursor: Position
+    verify_until: Position | None
 
 
 class Channel(Protocol):
@@ -112,8 +129,21 @@ class Channel(Protocol):
         """Send progress, a log record or "done" to the serving process."""
 
 
+class _Source:
+    """One slot the writer reads: the live one (new records) or a backlog one."""
+
+    def __init__(
+        self, reader: JournalReader, cursor: Position, verify_until: Position | None, live: bool
+    ) -> None:
+        self.reader = reader
+        self.cursor = cursor
+        self.verify_until = verify_until
+        self.live = live
+
+
 @dataclass(slots=True)
 class _Batch:
+    source: _Source
     start: Position
     end: Position
     rows: list[Row]
@@ -126,8 +156,16 @@ class LogWriter:
     def __init__(self, store: Store, settings: WriterSettings) -> None:
         self._store = store
         self._settings = settings
-        self._reader = JournalReader(settings.folder, settings.first_active, settings.batch_size)
-        self._cursor = settings.cursor
+        window = settings.batch_size
+        live = JournalReader(settings.folder, settings.first_active, window)
+        self._live = _Source(live, settings.cursor, settings.verify_until, live=True)
+        self._backlog: list[_Source] = []
+        for slot in settings.backlog:
+            reader = JournalReader(slot.folder, 0, window)
+            reader.seal()  # nothing is appended to a slot an earlier process left
+            self._backlog.append(_Source(reader, slot.cursor, slot.verify_until, live=False))
+        self._backlog_turn = False
+        self._backlog_read = 0
         self._insert = insert_statement(store.dialect)
         self._bulk = BulkInsert(store.engine.dialect, self._insert)
         self._written = self._lost = self._spilled = 0
@@ -149,12 +187,12 @@ class LogWriter:
                 return
             if command == STOP:
                 stopping = True
-                self._reader.seal()
+                self._live.reader.seal()
             self._sync()  # every interval, busy or idle: a machine crash loses at most that
             if batch is None:
-                before = self._cursor
+                before = self._live.cursor
                 batch = self._next_batch()
-                if batch is None and self._cursor != before:
+                if batch is None and self._live.cursor != before:
                     self._report(channel)  # moved past finished segments
             if batch is None:
                 if stopping:
@@ -164,7 +202,7 @@ class LogWriter:
                 wait = settings.interval_s
                 continue
             if self._store_batch(batch):
-                full = batch.lines >= settings.batch_size
+                full = batch.lines >= settings.batch_size or bool(self._backlog)
                 self._advance(batch)
                 self._report(channel)
                 batch, failures = None, 0
@@ -176,19 +214,38 @@ class LogWriter:
     # ------------------------------------------------------------------------- reading
 
     def _next_batch(self) -> _Batch | None:
+        """The next batch: of new records and of the backlog in turn, while both have some."""
+        self._backlog_turn = not self._backlog_turn
+        order = [self._live, *self._backlog[:1]]
+        if self._backlog_turn:
+            order.reverse()
+        for source in order:
+            batch = self._read(source)
+            if batch is not None:
+                return batch
+            if not source.live:
+                self._backlog.remove(source)  # written out: its segments are deleted
+                log.info(
+                    "Prediction log: every record left in %s is written.", source.reader.folder
+                )
+                if self._backlog:
+                    return self._next_batch()
+        return None
+
+    def _read(self, source: _Source) -> _Batch | None:
         while True:
-            lines, after = self._reader.read(self._cursor, self._settings.batch_size)
+            lines, after = source.reader.read(source.cursor, self._settings.batch_size)
             if lines:
-                return self._decoded(lines, after)
-            if after == self._cursor:
+                return self._decoded(source, lines, after)
+            if after == source.cursor:
                 return None
-            self._cursor = after  # a finished segment: move on and let the reader delete it
+            source.cursor = after  # a finished segment: move on and let the reader delete it
             try:
-                self._reader.commit(after)
+                source.reader.commit(after)
             except OSError as exc:  # nothing is lost: the next commit moves the checkpoint on
                 log.warning("Prediction log: cannot update the spill checkpoint: %s", exc)
 
-    def _decoded(self, lines: list[bytes], after: Position) -> _Batch:
+    def _decoded(self, source: _Source, lines: list[bytes], after: Position) -> _Batch:
         rows: list[Row] = []
         for line in lines:
             try:
@@ -197,13 +254,12 @@ class LogWriter:
                 self._lost += 1
                 self._lost_models[UNKNOWN_MODEL] += 1
                 log.warning(
-                    "Prediction log: skipping an unreadable line in %s", self._reader.folder
+                    "Prediction log: skipping an unreadable line in %s", source.reader.folder
                 )
-        # A full batch: more waited on disk behind it (the store was slow or down).
-        full = len(lines) >= self._settings.batch_size
-        if full and self._cursor >= self._settings.recovered_until:
+        # A full batch of new records: more waited on disk behind it (the store was slow, down).
+        if source.live and len(lines) >= self._settings.batch_size:
             self._spilled += len(lines)
-        return _Batch(self._cursor, after, rows, len(lines))
+        return _Batch(source, source.cursor, after, rows, len(lines))
 
     def _sync(self) -> None:
         interval = self._settings.fsync_interval_s
@@ -211,7 +267,7 @@ class LogWriter:
             return
         self._last_sync = time.monotonic()
         try:
-            self._reader.sync(self._cursor)
+            self._live.reader.sync(self._live.cursor)
         except OSError as exc:
             log.warning("Prediction log: fsync of the spill segment failed: %s", exc)
 
@@ -220,7 +276,7 @@ class LogWriter:
     def _store_batch(self, batch: _Batch) -> bool:
         """Insert the batch (True), or leave it for a retry because the store failed (False)."""
         rows = batch.rows
-        verify_until = self._settings.verify_until
+        verify_until = batch.source.verify_until
         verify = verify_until is not None and batch.start < verify_until
         try:
             with self._store.write() as conn:
@@ -286,18 +342,21 @@ class LogWriter:
             log.warning(
                 "Prediction log: cannot write to the store (%s); records wait in %s.",
                 _reason(exc),
-                self._reader.folder,
+                self._live.reader.folder,
             )
 
     def _advance(self, batch: _Batch) -> None:
-        self._cursor = batch.end
+        source = batch.source
+        source.cursor = batch.end
+        if not source.live:
+            self._backlog_read += batch.lines
         try:
-            self._reader.commit(batch.end)
+            source.reader.commit(batch.end)
         except OSError as exc:  # the batch is in the store: never write it again
             log.warning("Prediction log: cannot update the spill checkpoint: %s", exc)
 
     def _report(self, channel: Channel) -> None:
-        c = self._cursor
+        c = self._live.cursor
         channel.report(
             {
                 "cursor": [c.segment, c.line, c.offset],
@@ -305,6 +364,7 @@ class LogWriter:
                 "lost": self._lost,
                 "spilled": self._spilled,
                 "lost_models": dict(self._lost_models),
+                "backlog_read": self._backlog_read,
             }
         )
 
@@ -403,7 +463,7 @@ def main() -> None:
     root = logging.getLogger()
     root.handlers[:] = [_Relay(channel)]
     root.setLevel(logging.INFO)
-    lock = hold_writer_lock(settings.folder)
+    locks = [hold_writer_lock(f) for f in [settings.folder, *(b.folder for b in settings.backlog)]]
     try:
         store = open_store(db_url, migrate=False, create=False)
         try:
@@ -413,8 +473,9 @@ def main() -> None:
     except BrokenPipeError:  # the serving process is gone
         pass
     finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        os.close(lock)
+        for lock in locks:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            os.close(lock)
 
 
 if __name__ == "__main__":

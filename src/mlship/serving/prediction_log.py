@@ -52,12 +52,13 @@ from mlship.serving.log_writer import (
     ABORT,
     STOP,
     WAKE,
+    BacklogSlot,
     LogWriter,
     QueueChannel,
     WriterSettings,
 )
 from mlship.serving.prediction_record import PredictionRecord, encode
-from mlship.serving.spill import NoSpace, Position, SpillJournal
+from mlship.serving.spill import NoSpace, Position, SpillJournal, checkpoint_cursor
 from mlship.store import Store, utcnow
 
 __all__ = ["PredictionLog", "PredictionRecord"]
@@ -178,6 +179,7 @@ class PredictionLog:
         self._running = dict(self._ended)
         self._ended_models: Counter[str] = Counter()  # the writers' lost records, per model
         self._running_models: dict[str, int] = {}
+        self._ended_backlog = self._running_backlog = 0  # backlog lines the writers consumed
 
     # ------------------------------------------------------------------------- hot path
 
@@ -371,11 +373,12 @@ class PredictionLog:
                 recovery.torn,
                 journal.folder,
             )
-        if recovery.records:
+        for slot in recovery.backlog:
             log.info(
-                "Prediction log: writing %d record(s) left in %s to the store.",
-                recovery.records,
-                journal.folder,
+                "Prediction log: writing %d record(s) left in %s to the store, alongside the "
+                "new records.",
+                slot.records,
+                slot.folder,
             )
         self._journal_queued()
         self._write_status(force=True)
@@ -386,8 +389,10 @@ class PredictionLog:
             batch_size=self._batch_size,
             interval_s=self._interval,
             fsync_interval_s=self._fsync_interval,
-            verify_until=recovery.verify_until,
-            recovered_until=Position(journal.first_active, 0, 0),
+            verify_until=None,
+            backlog=tuple(
+                BacklogSlot(b.folder, b.cursor, b.verify_until) for b in recovery.backlog
+            ),
         )
         self._launch(settings)
         self._started = True
@@ -583,6 +588,8 @@ class PredictionLog:
                     self._running[key] = 0
                 self._ended_models.update(self._running_models)
                 self._running_models = {}
+                self._ended_backlog += self._running_backlog
+                self._running_backlog = 0
                 if self._done or self._aborted:
                     return
                 cursor = self._cursor
@@ -601,6 +608,10 @@ class PredictionLog:
                 settings,
                 cursor=cursor,
                 verify_until=Position(cursor.segment, cursor.line + self._batch_size),
+                backlog=tuple(
+                    BacklogSlot(b.folder, *checkpoint_cursor(b.folder, self._batch_size))
+                    for b in settings.backlog
+                ),
             )
             proc = self._spawn(settings)
 
@@ -617,6 +628,7 @@ class PredictionLog:
                 for key in self._running:
                     self._running[key] = message[key]
                 self._running_models = message.get("lost_models", {})
+                self._running_backlog = message.get("backlog_read", 0)
             self._progress.notify_all()
 
     def _send(self, command: str) -> None:
@@ -674,7 +686,8 @@ class PredictionLog:
             return len(self._queue)
         with self._progress:
             cursor = self._cursor
-        return self._journal.pending(cursor) + len(self._held)
+            backlog = self._recovered - self._ended_backlog - self._running_backlog
+        return self._journal.pending(cursor) + len(self._held) + max(0, backlog)
 
     @property
     def held(self) -> int:

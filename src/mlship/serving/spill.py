@@ -68,17 +68,31 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
-class Recovery:
-    """What an earlier process left in the slot, found by :meth:`SpillJournal.open`."""
+class Backlog:
+    """A slot an earlier process left records in (all its segments are finished)."""
 
+    folder: Path
     cursor: Position
-    """Where the store writer starts reading."""
+    """Where the store writer starts reading it."""
     records: int
     """Complete records waiting to be written to the store."""
-    torn: int
-    """Records lost: torn last lines of segments a crashed process was writing."""
     verify_until: Position | None
     """Records before this position may already be in the store (written, checkpoint not)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """What :meth:`SpillJournal.open` found: where new records start, and what earlier
+    processes left."""
+
+    cursor: Position
+    """Where the store writer starts reading the new records."""
+    records: int
+    """Complete records earlier processes left, waiting to be written to the store."""
+    torn: int
+    """Records lost: torn last lines of segments a crashed process was writing."""
+    backlog: tuple[Backlog, ...]
+    """The slots holding those records."""
 
 
 class NoSpace(OSError):
@@ -130,6 +144,7 @@ class SpillJournal:
         self._lock = threading.Lock()
         self._dir: Path | None = None
         self._lock_fd: int | None = None
+        self._backlog_fds: list[int] = []  # the locks of the slots taken as backlog
         # Byte offset just past the last complete line of every segment not yet deleted.
         self._ends: dict[int, int] = {}
         self._lines: dict[int, int] = {}
@@ -163,73 +178,31 @@ class SpillJournal:
     # ------------------------------------------------------------------------- opening
 
     def open(self) -> Recovery:
-        """Take a free slot of the folder and find what an earlier process left in it."""
+        """Take a free slot of the folder for new records; a free slot an earlier process left
+        records in is taken too, as backlog, written alongside the new records (never ahead
+        of them)."""
+        backlog: list[Backlog] = []
+        torn = 0
         try:
             self._root.mkdir(parents=True, exist_ok=True)
-            self._dir, self._lock_fd = _take_slot(self._root)
+            while True:
+                folder, fd = _take_slot(self._root)
+                found = _recover_slot(folder, self._window)
+                torn += found.torn
+                if found.backlog is None:
+                    break
+                backlog.append(found.backlog)
+                self._backlog_fds.append(fd)
         except OSError as exc:
             raise ConfigError(
                 f"Cannot use {self._root} as the prediction log's spill folder: {exc}. "
                 "Point MLSHIP_HOME (or the spill_dir setting) at a writable folder."
             ) from None
-        start, window, trusted = self._read_checkpoint()
-        if not (self._dir / _CHECKPOINT).exists():
-            # Created now, while there is room: it is rewritten in place, even on a full disk.
-            with contextlib.suppress(OSError):
-                write_checkpoint(self._dir, start, window)
-        existing = sorted(_segment_numbers(self._dir))
-        for number in [n for n in existing if n < start.segment]:
-            _unlink(self._segment_path(number))  # consumed; the crash came before its deletion
-        existing = [n for n in existing if n >= start.segment]
-        verify_until: Position | None = None
-        records = torn = 0
-        kept: list[int] = []
-        # One pass: a segment with nothing left to write (empty, consumed, only a torn line)
-        # is removed now, so that the store writer never walks through it.
-        for number in existing:
-            offset = start.offset if number == start.segment else 0
-            lines, end, size = _scan(self._segment_path(number), offset)
-            if number == start.segment and end < offset:
-                # A checkpoint past the data cannot be trusted: re-read the segment, verified.
-                start, offset = Position(number, 0, 0), 0
-                lines, end, size = _scan(self._segment_path(number), 0)
-                verify_until = Position(number, lines)
-            torn += int(size > end)
-            if lines == 0:
-                _unlink(self._segment_path(number))
-                continue
-            kept.append(number)
-            base = start.line if number == start.segment else 0
-            self._ends[number], self._lines[number] = end, base + lines
-            records += lines
-        if kept and start.segment not in kept:
-            start = Position(kept[0], 0, 0)
-        if kept and not trusted:
-            verify_until = Position(kept[-1] + 1, 0)  # no telling how far the store got
-        elif verify_until is None and kept:
-            verify_until = Position(start.segment, start.line + window)
-        self._active = self._first_active = max([*existing, start.segment - 1]) + 1
+        self._dir, self._lock_fd = folder, fd
+        self._active = self._first_active = found.next_segment
         self._ends[self._active], self._lines[self._active] = 0, 0
-        if not kept:
-            start = Position(self._active, 0, 0)
-        return Recovery(start, records, torn, verify_until)
-
-    def _read_checkpoint(self) -> tuple[Position, int, bool]:
-        """Where the store writer got to, its batch size, and whether the checkpoint is sound."""
-        path = self.folder / _CHECKPOINT
-        try:
-            data = orjson.loads(path.read_bytes())
-            position = Position(int(data["segment"]), int(data["line"]), int(data["offset"]))
-            return position, int(data.get("window", self._window)), True
-        except FileNotFoundError:  # nothing was ever written to the store from this slot
-            return Position(0, 0, 0), self._window, True
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            log.warning(
-                "Ignoring the unreadable checkpoint %s; every segment is re-read and checked "
-                "against the store.",
-                path,
-            )
-            return Position(0, 0, 0), self._window, False
+        records = sum(b.records for b in backlog)
+        return Recovery(Position(self._active, 0, 0), records, torn, tuple(backlog))
 
     # ------------------------------------------------------------------------- appending
 
@@ -365,6 +338,9 @@ class SpillJournal:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
+        for fd in self._backlog_fds:
+            os.close(fd)
+        self._backlog_fds.clear()
 
     def _segment_path(self, number: int) -> Path:
         return segment_path(self.folder, number)
@@ -398,6 +374,87 @@ def write_checkpoint(folder: Path, cursor: Position, window: int) -> None:
 def segment_numbers(folder: Path) -> list[int]:
     """The segments in the slot ``folder``, in order."""
     return sorted(_segment_numbers(folder))
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    backlog: Backlog | None
+    torn: int
+    next_segment: int
+    """The number a new segment of the slot gets (past every number used before)."""
+
+
+def _recover_slot(folder: Path, window: int) -> _Found:
+    """What an earlier process left in the slot ``folder``; what is left to write, if anything,
+    as a :class:`Backlog`.
+
+    One pass: a segment with nothing left to write (empty, consumed, only a torn line) is
+    removed now, so that the store writer never walks through it."""
+    start, window, trusted = _read_checkpoint(folder, window)
+    if not (folder / _CHECKPOINT).exists():
+        # Created now, while there is room: it is rewritten in place, even on a full disk.
+        with contextlib.suppress(OSError):
+            write_checkpoint(folder, start, window)
+    existing = sorted(_segment_numbers(folder))
+    for number in [n for n in existing if n < start.segment]:
+        _unlink(segment_path(folder, number))  # consumed; the crash came before its deletion
+    existing = [n for n in existing if n >= start.segment]
+    verify_until: Position | None = None
+    records = torn = 0
+    kept: list[int] = []
+    for number in existing:
+        path = segment_path(folder, number)
+        offset = start.offset if number == start.segment else 0
+        lines, end, size = _scan(path, offset)
+        if number == start.segment and end < offset:
+            # A checkpoint past the data cannot be trusted: re-read the segment, verified.
+            start, offset = Position(number, 0, 0), 0
+            lines, end, size = _scan(path, 0)
+            verify_until = Position(number, lines)
+        torn += int(size > end)
+        if lines == 0:
+            _unlink(path)
+            continue
+        kept.append(number)
+        records += lines
+    next_segment = max([*existing, start.segment - 1]) + 1
+    if not kept:
+        return _Found(None, torn, next_segment)
+    if start.segment not in kept:
+        start = Position(kept[0], 0, 0)
+    if not trusted:
+        verify_until = Position(kept[-1] + 1, 0)  # no telling how far the store got
+    elif verify_until is None:
+        verify_until = Position(start.segment, start.line + window)
+    return _Found(Backlog(folder, start, records, verify_until), torn, next_segment)
+
+
+def _read_checkpoint(folder: Path, window: int) -> tuple[Position, int, bool]:
+    """Where the store writer got to in ``folder``, its batch size, and whether the checkpoint
+    is sound."""
+    path = folder / _CHECKPOINT
+    try:
+        data = orjson.loads(path.read_bytes())
+        position = Position(int(data["segment"]), int(data["line"]), int(data["offset"]))
+        return position, int(data.get("window", window)), True
+    except FileNotFoundError:  # nothing was ever written to the store from this slot
+        return Position(0, 0, 0), window, True
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        log.warning(
+            "Ignoring the unreadable checkpoint %s; every segment is re-read and checked "
+            "against the store.",
+            path,
+        )
+        return Position(0, 0, 0), window, False
+
+
+def checkpoint_cursor(folder: Path, window: int) -> tuple[Position, Position]:
+    """Where a new store writer resumes in the slot ``folder`` (after a writer crash), and up
+    to where it checks the store for records already written."""
+    cursor, window, trusted = _read_checkpoint(folder, window)
+    if not trusted:
+        return cursor, Position(max(_segment_numbers(folder), default=0) + 1, 0)
+    return cursor, Position(cursor.segment, cursor.line + window)
 
 
 def _take_slot(root: Path) -> tuple[Path, int]:
