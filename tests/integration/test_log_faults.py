@@ -180,7 +180,7 @@ def test_a_long_full_disk_counts_every_loss_stops_in_time_and_restarts_fast(
     restarted_in = server.start()
     assert restarted_in < 30
     previous = re.search(r"lost ([\d,]+) record\(s\)", server.log.read_text())
-    assert previous is not None, "the restart did not report what was lost"
+    assert previous is not None, f"no loss reported: {server.log.read_text()[-3000:]}"
     lost = int(previous.group(1).replace(",", ""))
     try:
         wait_for_ids(db_url, traffic.answered, timeout=20)

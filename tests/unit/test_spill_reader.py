@@ -111,7 +111,7 @@ def test_the_writer_fsyncs_the_journal_while_it_is_busy(
     segment_path(tmp_path, 0).write_bytes(line * 50)
     synced: list[int] = []
     monkeypatch.setattr(log_writer.os, "fsync", lambda fd: synced.append(fd))
-    settings = WriterSettings(tmp_path, Position(0, 0, 0), 1, 5, 0.2, 0.0, None, Position(0, 0, 0))
+    settings = WriterSettings(tmp_path, Position(0, 0, 0), 1, 5, 0.2, 0.0, None)
     store = open_store(f"sqlite:///{tmp_path / 'm.db'}")
     channel = QueueChannel(lambda message: None)
     channel.commands.put(STOP)

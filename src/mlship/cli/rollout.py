@@ -231,7 +231,9 @@ def status(
 
     def snapshot() -> dict[str, Any]:
         document = status_document(current(), registry.history(name))
-        document["prediction_log"] = [s.to_dict() for s in _log_states()]
+        logs = _log_states()
+        if logs:  # a server on this machine whose disk is full
+            document["prediction_log"] = [s.to_dict() for s in logs]
         return document
 
     if as_json and watch:

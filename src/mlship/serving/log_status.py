@@ -113,6 +113,14 @@ def read_status(folder: Path) -> LogStatus | None:
         return None
 
 
+def take_status(folder: Path) -> LogStatus | None:
+    """What the last log in slot ``folder`` wrote, removed so that it is told only once."""
+    status = read_status(folder)
+    with contextlib.suppress(OSError):
+        (folder / _NAME).unlink()
+    return status
+
+
 def live_statuses(spill_root: Path) -> list[LogStatus]:
     """The status of every log running now on the spill folder ``spill_root`` (its slot locked)."""
     found = []

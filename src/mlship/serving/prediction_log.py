@@ -47,7 +47,7 @@ from typing import Any, Literal
 import orjson
 
 from mlship.errors import ConfigError
-from mlship.serving.log_status import UNKNOWN_MODEL, LogStatus, StatusFile, read_status
+from mlship.serving.log_status import UNKNOWN_MODEL, LogStatus, StatusFile, take_status
 from mlship.serving.log_writer import (
     ABORT,
     STOP,
@@ -163,6 +163,7 @@ class PredictionLog:
         self._refused = 0
         self._status: StatusFile | None = None
         self._status_at = 0.0
+        self._retrier: threading.Thread | None = None
         self._append_lock = threading.Lock()  # record() appends, close() seals
         self._lock = threading.Lock()  # the lost counter, written by more than one thread
         self._progress = threading.Condition()  # the writer's reports
@@ -242,6 +243,12 @@ class PredictionLog:
         """The journal cannot grow: say so once, then keep records in memory and retry."""
         now = time.monotonic()
         self._full = _DiskFull(utcnow(), now, now + _RETRY_FIRST_S)
+        if self._retrier is None or not self._retrier.is_alive():
+            # Requests retry too, but records must reach the disk when traffic has stopped.
+            self._retrier = threading.Thread(
+                target=self._retry_until_room, name="mlship-plog-retry", daemon=True
+            )
+            self._retrier.start()
         log.warning(
             "Prediction log: the disk is full: %s. Records are kept in memory (up to %s) and "
             "journaled when space returns; beyond that they are lost and counted "
@@ -250,6 +257,17 @@ class PredictionLog:
             f"{self._max_queue:,}",
         )
         self._write_status(force=True)
+
+    def _retry_until_room(self) -> None:
+        """Keep trying to journal the held records until there is room or the log closes."""
+        while True:
+            full = self._full
+            if full is None or self._closed:
+                return
+            time.sleep(max(0.0, full.retry_at - time.monotonic()) + 0.001)
+            with self._append_lock:
+                if self._full is None or self._closed or self._retry_full():
+                    return
 
     def _hold(self, line: bytes, model: str) -> bool:
         """Keep ``line`` in memory while the disk is full; False when memory is full too."""
@@ -365,7 +383,8 @@ class PredictionLog:
         self._cursor = recovery.cursor
         self._recovered = recovery.records
         self._count_lost(UNKNOWN_MODEL, recovery.torn)
-        self._report_previous(journal.folder)
+        for folder in [*(b.folder for b in recovery.backlog), journal.folder]:
+            self._report_previous(folder)
         self._status = StatusFile(journal.folder)
         if recovery.torn:
             log.warning(
@@ -400,7 +419,7 @@ class PredictionLog:
 
     def _report_previous(self, folder: Path) -> None:
         """Log what the last server on this slot lost (it wrote it in the slot's status)."""
-        previous = read_status(folder)
+        previous = take_status(folder)
         if previous is None or not (previous.lost_total or previous.refused):
             return
         lost = ", ".join(f"{n:,} of {model}" for model, n in sorted(previous.lost.items()))
@@ -464,6 +483,8 @@ class PredictionLog:
         if not self._started:
             self._drop_queued("closed before it started")
             return True
+        if self._retrier is not None:
+            self._retrier.join()
         with self._progress:
             self._stopping = True
         self._send(STOP)
