@@ -237,3 +237,43 @@ def test_a_killed_log_writer_under_load_loses_nothing(
         assert "the store writer process exited" in server.log.read_text()
     finally:
         server.terminate()
+
+
+def test_refuse_mode_answers_503_instead_of_losing_an_answered_request(
+    tmp_path: Path, disk: Path, numeric_frame: pd.DataFrame
+) -> None:
+    db_url = f"sqlite:///{disk / 'mlship.db'}"
+    server, row = served(
+        tmp_path,
+        db_url,
+        disk,
+        numeric_frame,
+        "--log-memory-records",
+        "500",
+        "--on-log-full",
+        "refuse",
+    )
+    server.start()
+    try:
+        with load(server.url, row) as traffic:
+            time.sleep(1.0)
+            filler = fill(disk)
+            wait_until(lambda: traffic.statuses.get(503, 0) > 0, 60, "requests were refused")
+            ready = httpx.get(f"{server.url}/readyz", timeout=5)
+            filler.unlink()
+            wait_until(
+                lambda: httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200,
+                30,
+                "the server was ready again",
+            )
+            time.sleep(1.0)
+        assert ready.status_code == 503  # a load balancer sends the traffic elsewhere
+        assert ready.json()["prediction_log"]["state"] == "refusing"
+        refused = [body for status, body in traffic.failed if status == 503]
+        assert len(refused) == len(traffic.failed), traffic.failed[:5]
+        assert "disk is full" in refused[0] and "--on-log-full" in refused[0]
+        found = wait_for_ids(db_url, traffic.answered, timeout=60)
+        assert len(found) == len(traffic.answered), "an answered request is missing from the log"
+        assert lost_metric(server) == 0
+    finally:
+        server.terminate()
