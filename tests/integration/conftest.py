@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -71,6 +72,27 @@ def serve_factory(tmp_path: Path) -> Iterator[ServeFactory]:
     for handle in running:
         if handle.thread.is_alive():
             handle.stop()
+
+
+# ------------------------------------------------------------------------------ faults
+
+
+@contextlib.contextmanager
+def provided(fault: contextlib.AbstractContextManager[Any]) -> Iterator[Any]:
+    """Enter a fault of :mod:`tests.integration.faults`; when the machine cannot provide it
+    (not root), fail under CI and skip otherwise."""
+    from tests.integration.faults import Unavailable
+
+    try:
+        value = fault.__enter__()
+    except Unavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc}, and CI is set")
+        pytest.skip(f"{exc} (set CI to make this an error)")
+    try:
+        yield value
+    finally:
+        fault.__exit__(None, None, None)
 
 
 # ------------------------------------------------------------------------------ headless browser

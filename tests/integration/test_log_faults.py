@@ -23,9 +23,9 @@ from mlship.registry import ArtifactStore, Registry
 from mlship.rollout import Rollouts
 from mlship.store import open_store
 from tests.conftest import fit_logreg, free_port
+from tests.integration.conftest import provided
 from tests.integration.faults import (
     Server,
-    Unavailable,
     fill,
     load,
     logged_ids,
@@ -37,25 +37,11 @@ from tests.integration.faults import (
 pytestmark = pytest.mark.slow
 
 
-def available(fault: Any) -> Any:
-    """Enter a fault's context; skip without CI when the machine cannot provide it."""
-    try:
-        return fault.__enter__()
-    except Unavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"{exc}, and CI is set")
-        pytest.skip(f"{exc} (set CI to make this an error)")
-
-
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
     """MLSHIP_HOME on a 64 MB tmpfs: the SQLite store and the spill journal fill it together."""
-    fault = small_disk(tmp_path / "home", 64)
-    path = available(fault)
-    try:
+    with provided(small_disk(tmp_path / "home", 64)) as path:
         yield path
-    finally:
-        fault.__exit__(None, None, None)
 
 
 def served(
@@ -195,9 +181,7 @@ def test_a_long_full_disk_counts_every_loss_stops_in_time_and_restarts_fast(
 def test_a_postgresql_restart_under_load_loses_nothing(
     tmp_path: Path, numeric_frame: pd.DataFrame
 ) -> None:
-    fault = private_postgres(free_port())
-    postgres = available(fault)
-    try:
+    with provided(private_postgres(free_port())) as postgres:
         home = tmp_path / "home"
         server, row = served(tmp_path, postgres.url, home, numeric_frame)
         server.start()
@@ -212,8 +196,6 @@ def test_a_postgresql_restart_under_load_loses_nothing(
             assert down_s > 0
         finally:
             server.terminate()
-    finally:
-        fault.__exit__(None, None, None)
 
 
 def test_a_killed_log_writer_under_load_loses_nothing(

@@ -5,7 +5,6 @@ full disk left behind."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,8 @@ from mlship.serving.prediction_log import PredictionLog, PredictionRecord
 from mlship.serving.prediction_record import encode
 from mlship.store import Store, open_store
 from mlship.store.schema import predictions
-from tests.integration.faults import Unavailable, fill, small_disk
+from tests.integration.conftest import provided
+from tests.integration.faults import fill, small_disk
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 SEGMENT = 64 << 10
@@ -28,13 +28,8 @@ SEGMENT = 64 << 10
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MB tmpfs for the spill folder (root mounts it; CI must be able to)."""
-    try:
-        with small_disk(tmp_path / "disk", 4) as path:
-            yield path
-    except Unavailable as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"{exc}, and CI is set")
-        pytest.skip(f"{exc} (set CI to make this an error)")
+    with provided(small_disk(tmp_path / "disk", 4)) as path:
+        yield path
 
 
 @pytest.fixture
