@@ -157,7 +157,7 @@ def test_the_example_project_file_is_valid() -> None:
             'interval = "10m"',
             'interval = "soon"',
             "line 26, [rollout] interval",
-            "must be a duration such as 30s, 10m or 2h",
+            "must be a duration such as 30s, 10m, 2h or 7d",
             id="bad-duration",
         ),
         pytest.param(

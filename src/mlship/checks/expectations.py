@@ -24,13 +24,11 @@ from typing import TYPE_CHECKING, Any
 from mlship.checks.validation_config import (
     SHARE,
     TOLERANCE_RULES,
-    Rule,
-    check_number,
     check_tolerances,
-    invalid,
     unknown_keys,
 )
 from mlship.errors import ConfigError
+from mlship.options import Rule, check_number, invalid
 
 if TYPE_CHECKING:
     from mlship.registry.model_version import Feature, ModelVersion

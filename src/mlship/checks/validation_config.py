@@ -6,13 +6,13 @@ option must be a number >= 0. Got -1 instead."
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
 from mlship.checks.results import Severity
 from mlship.errors import ConfigError
+from mlship.options import Rule, check_number, invalid
 
 ExtraColumns = Literal["warn", "error", "ignore"]
 CATEGORIES = ("schema", "types", "missingness", "rows", "ranges", "categories")
@@ -26,7 +26,6 @@ DEFAULT_SEVERITY: Mapping[str, Severity] = {
 }
 
 
-Rule = tuple[str, Callable[[float], bool]]
 SHARE: Rule = ("a number in [0, 1]", lambda v: 0 <= v <= 1)
 TOLERANCE_RULES: Mapping[str, Rule] = {
     "max_missing_rate": SHARE,
@@ -38,31 +37,6 @@ TOLERANCE_RULES: Mapping[str, Rule] = {
     "max_type_error_share": SHARE,
 }
 """The tolerances a column may override, with what each must be."""
-
-
-def invalid(option: str, must: str, got: object) -> ConfigError:
-    """The one message format of a bad option: what it must be and what was given."""
-    shown = repr(got) if isinstance(got, str) else str(got)
-    return ConfigError(f"The {option!r} option must be {must}. Got {shown} instead.")
-
-
-def check_number(option: str, value: object, rule: Rule, *, from_text: bool = False) -> float:
-    """``value`` as a float if it is a number satisfying ``rule``, else a :class:`ConfigError`.
-
-    With ``from_text`` a string such as ``"0.1"`` (a CLI flag) is parsed first.
-    """
-    must, ok = rule
-    number = value
-    if from_text and isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            raise invalid(option, must, value) from None
-    if isinstance(number, bool) or not isinstance(number, int | float):
-        raise invalid(option, must, value)
-    if not math.isfinite(number) or not ok(float(number)):
-        raise invalid(option, must, value)
-    return float(number)
 
 
 def check_tolerances(where: str, values: object, *, from_text: bool = False) -> dict[str, float]:

@@ -311,7 +311,7 @@ def _log(
     prediction: str,
     max_requests: int,
 ) -> _Run:
-    from mlship.cli.rollout import parse_duration
+    from mlship.cli.rollout import parse_duration  # seconds
     from mlship.errors import InvalidInput, NotFound
     from mlship.monitoring.windows import read_window
     from mlship.registry import Registry
@@ -401,7 +401,7 @@ def _log(
 
 def _since(text: str, now: datetime) -> datetime:
     """An ISO 8601 time (naive: UTC) or a duration before ``now`` such as 2h."""
-    from mlship.cli.rollout import parse_duration
+    from mlship.cli.rollout import parse_duration  # seconds
     from mlship.errors import ConfigError
     from mlship.store import as_utc
 

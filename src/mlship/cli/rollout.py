@@ -8,7 +8,6 @@ prints the ``--json`` object once a second, one per line (NDJSON), until Ctrl-C.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -30,21 +29,13 @@ StepsOption = Annotated[str, typer.Option("--steps", help="Canary traffic percen
 IntervalOption = Annotated[str, typer.Option("--interval", help="Time per step, e.g. 5m.")]
 MinRequestsOption = Annotated[int, typer.Option("--min-requests")]
 MaxWaitOption = Annotated[str, typer.Option("--max-wait")]
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def parse_duration(text: str, option: str) -> float:
-    """``"10m"`` → 600.0 seconds; plain numbers are seconds."""
-    from mlship.errors import ConfigError
+    """``"10m"`` → 600.0 seconds; plain numbers are seconds (:mod:`mlship.options`)."""
+    from mlship.options import parse_duration as duration
 
-    match = _DURATION.match(text)
-    if match is None:
-        raise ConfigError(
-            f"The {option!r} option must be a duration such as 30s, 10m or 2h. "
-            f"Got {text!r} instead."
-        )
-    return float(match.group(1)) * _UNIT[match.group(2)]
+    return duration(text, option).total_seconds()
 
 
 def _rollouts() -> Rollouts:

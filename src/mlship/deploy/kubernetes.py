@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlship.deploy.dockerfile import HOME, IMAGE_REFERENCE, PORT, UID
-from mlship.errors import ConfigError
+from mlship.options import invalid
 
 SECRET_KEYS = ("MLSHIP_DB_URL", "MLSHIP_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 """The keys read from the Secret; the AWS ones are optional (a pod identity may provide them)."""
@@ -115,7 +115,7 @@ class KubernetesOptions:
         ]
         for name, value, ok, must in checks:
             if not ok:
-                raise ConfigError(f"The {name!r} option must be {must}. Got {value!r} instead.")
+                raise invalid(name, must, value)
 
     @property
     def name(self) -> str:

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from mlship.errors import ConfigError
 from mlship.monitoring.sinks import LogSink
+from mlship.options import invalid
 from mlship.store import utcnow
 
 log = logging.getLogger(__name__)
@@ -277,7 +277,7 @@ class Alerter:
 
 def _check(name: str, value: object, ok: bool, must: str) -> None:
     if not ok:
-        raise ConfigError(f"The {name!r} option must be {must}. Got {value!r} instead.")
+        raise invalid(name, must, value)
 
 
 def _num(value: float | None) -> str:

@@ -28,8 +28,8 @@ from numbers import Real
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, get_args
 
-from mlship.checks.validation_config import invalid
 from mlship.errors import ConfigError, InvalidInput
+from mlship.options import invalid
 
 __all__ = ["DetectorName", "ErrorStreamMonitor"]
 

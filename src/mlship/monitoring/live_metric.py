@@ -38,9 +38,9 @@ import numpy as np
 import numpy.typing as npt
 
 from mlship.checks.metrics import Metric, Predictions, builtin_metrics
-from mlship.checks.validation_config import invalid
 from mlship.errors import ConfigError, InvalidInput
 from mlship.monitoring.concept import DetectorName, ErrorStreamMonitor
+from mlship.options import invalid
 from mlship.store import Store, as_utc
 from mlship.store.labelled import labelled_query, row_pairs
 

@@ -44,6 +44,7 @@ from mlship.monitoring.verdicts import (
     missing_rates,
     prediction_drift,
 )
+from mlship.options import invalid
 from mlship.rollout.deployments import serving_version
 from mlship.store import Store, as_utc, utcnow
 
@@ -332,4 +333,4 @@ def _span(window: PredictionWindow, now: datetime) -> WindowSpan:
 
 
 def _must(option: str, expected: str, got: object) -> str:
-    return f"The {option!r} option must be {expected}. Got {got!r} instead."
+    return invalid(option, expected, got).message

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mlship.errors import ConfigError
+from mlship.options import invalid
 
 ColumnKind = Literal["numeric", "categorical"]
 TestName = Literal["ks", "wasserstein", "chi2", "z", "js", "psi"]
@@ -238,4 +239,4 @@ def _fields(options: FeatureOptions) -> dict[str, Any]:
 
 
 def _message(option: str, expected: str, got: object) -> str:
-    return f"The {option!r} option must be {expected}. Got {got!r} instead."
+    return invalid(option, expected, got).message

@@ -27,11 +27,11 @@ from mlship.monitoring.options import DriftOptions
 from mlship.monitoring.retrain import Retrainer
 from mlship.monitoring.schedule import RETRAIN_ON, Monitor
 from mlship.monitoring.sinks import build_sinks
+from mlship.options import invalid
+from mlship.options import parse_duration as _any_duration
 from mlship.registry import Registry
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _COUNT = re.compile(r"^\s*(\d+)\s*(?:requests?|r)?\s*$")
-_UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +224,7 @@ def _number(value: Any, name: str) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"The {name!r} option must be a number. Got {value!r} instead.") from None
+        raise invalid(name, "a number", value) from None
 
 
 def _text(value: Any, name: str) -> str:
@@ -237,7 +237,7 @@ def _folder(value: Any, name: str) -> Path | str:
 
 def _drift(value: Any, name: str) -> DriftOptions:
     if not isinstance(value, DriftOptions):
-        raise ConfigError(f"The {name!r} option must be a DriftOptions. Got {value!r} instead.")
+        raise invalid(name, "a DriftOptions", value)
     return value
 
 
@@ -269,14 +269,8 @@ _FIELDS: dict[str, Callable[[Any, str], Any]] = {
 
 
 def parse_duration(text: str, option: str) -> timedelta:
-    """``"5m"`` → 5 minutes (units ``s``, ``m``, ``h``, ``d``)."""
-    match = _DURATION.match(text)
-    if match is None or float(match.group(1)) <= 0:
-        raise ConfigError(
-            f"The {option!r} option must be a duration such as 30s, 5m, 1h or 7d. "
-            f"Got {text!r} instead."
-        )
-    return timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
+    """``"5m"`` → 5 minutes (:func:`mlship.options.parse_duration`; zero is refused)."""
+    return _any_duration(text, option, positive=True)
 
 
 def parse_window(text: str) -> int | timedelta:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mlship.errors import ConfigError
+from mlship.options import invalid
 
 if TYPE_CHECKING:
     from mlship.monitoring.alerts import Alert, AlertSink
@@ -191,7 +192,7 @@ def build_sinks(
 
 def _check(name: str, value: object, ok: bool, must: str) -> None:
     if not ok:
-        raise ConfigError(f"The {name!r} option must be {must}. Got {value!r} instead.")
+        raise invalid(name, must, value)
 
 
 def _time(value: Any) -> str:

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from mlship.errors import ConfigError, MlshipError
+from mlship.options import DURATION_EXAMPLE, invalid, parse_duration
 from mlship.pipeline.toml_lines import TomlLines
 
 T = TypeVar("T")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 class Locator:
@@ -108,9 +106,8 @@ class Locator:
 
 
 def must(option: str, what: str, value: object) -> ConfigError:
-    """The one message format of a bad option, as :mod:`mlship.checks.validation_config`."""
-    shown = repr(value) if isinstance(value, str) else str(value)
-    return ConfigError(f"The {option!r} option must be {what}. Got {shown} instead.")
+    """The one message format of a bad option (:func:`mlship.options.invalid`)."""
+    return invalid(option, what, value)
 
 
 def text(option: str, value: object, *, empty: bool = False) -> str:
@@ -157,7 +154,6 @@ def seconds(option: str, value: object) -> float:
     """A duration: ``"10m"``, ``"30s"``, ``"2h"``, ``"500ms"``, or a number of seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return number(option, value)
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise must(option, "a duration such as 30s, 10m or 2h", value)
-    return float(match.group(1)) * _UNIT[match.group(2)]
+    if not isinstance(value, str):
+        raise must(option, DURATION_EXAMPLE, value)
+    return parse_duration(value, option).total_seconds()

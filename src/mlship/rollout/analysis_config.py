@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlship.checks.metrics import builtin_metrics
-from mlship.checks.validation_config import Rule, check_number, invalid
+from mlship.options import Rule, check_number, invalid
 
 __all__ = ["AnalysisConfig"]
 

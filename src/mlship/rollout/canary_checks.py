@@ -47,8 +47,8 @@ import numpy as np
 import numpy.typing as npt
 
 from mlship.checks.metrics import get_metric
-from mlship.checks.validation_config import check_number, invalid
 from mlship.errors import InvalidInput
+from mlship.options import check_number, invalid
 from mlship.rollout.analysis_config import AnalysisConfig
 from mlship.rollout.window import FloatArray, WindowStats, float_array, missing
 

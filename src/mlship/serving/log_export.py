@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ import orjson
 import pandas as pd
 import sqlalchemy as sa
 
-from mlship.errors import InvalidInput
+from mlship.errors import ConfigError, InvalidInput
+from mlship.options import parse_duration
 from mlship.serving.prediction_record import to_json
 from mlship.store import Store, as_utc, utcnow
 from mlship.store.labelled import labelled_query, row_pairs
@@ -35,8 +35,6 @@ EXPORT_COLUMNS = PREDICTION_FIELDS
 hold JSON text."""
 
 _JOINED_FIXED = ("request_id", "at", "version", "role")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _CHUNK_ROWS = 10_000
 _CHUNK_IDS = 1_000  # ids per IN list (SQLite caps bound parameters)
 _MAX_ID = 64
@@ -52,18 +50,18 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     >>> parse_since("2024-05-01T08:30").isoformat()
     '2024-05-01T08:30:00+00:00'
     """
-    match = _DURATION.match(text)
-    if match:
-        amount = float(match.group(1))
-        reference = utcnow() if now is None else as_utc(now)
-        try:
-            return reference - timedelta(**{_UNITS[match.group(2)]: amount})
-        except OverflowError:
-            pass
-    else:
+    try:
+        ago = parse_duration(text, "since")
+    except ConfigError:
         try:
             return as_utc(datetime.fromisoformat(text.strip()))
         except ValueError:
+            pass
+    else:
+        reference = utcnow() if now is None else as_utc(now)
+        try:
+            return reference - ago
+        except OverflowError:
             pass
     raise InvalidInput(
         "The 'since' option must be a duration such as 30m, 1h or 2d, or an ISO 8601 time "

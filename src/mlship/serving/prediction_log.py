@@ -46,7 +46,7 @@ from typing import Any, Literal
 
 import orjson
 
-from mlship.errors import ConfigError
+from mlship.options import invalid
 from mlship.serving.log_status import UNKNOWN_MODEL, LogStatus, StatusFile, take_status
 from mlship.serving.log_writer import (
     ABORT,
@@ -140,7 +140,7 @@ class PredictionLog:
             ("segment_bytes", segment_bytes, segment_bytes >= 1, ">= 1"),
         ]:
             if not ok:
-                raise ConfigError(f"The {name!r} option must be {must}. Got {value!r} instead.")
+                raise invalid(name, must, value)
         self._store = store
         self._batch_size = batch_size
         self._interval = flush_interval_s

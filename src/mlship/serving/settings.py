@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlship.errors import ConfigError
+from mlship.options import invalid
 
 # '*', a name or IPv4 address, or an IPv6 address (bracketed or not); never a port or a path.
 _HOST_NAME = re.compile(
@@ -135,7 +136,7 @@ class ServeSettings:
         ]
         for name, value, ok, must in checks:
             if not ok:
-                raise ConfigError(f"The {name!r} option must be {must}. Got {value!r} instead.")
+                raise invalid(name, must, value)
 
     @property
     def log_drain_s(self) -> float:
