@@ -61,7 +61,7 @@ def parse_duration(text: str, option: str, *, positive: bool = False) -> timedel
     is seconds. ``positive`` refuses zero."""
     match = _DURATION.match(text) if isinstance(text, str) else None
     if match is None or (positive and float(match.group(1)) <= 0):
-        must = DURATION_EXAMPLE if not positive else f"a positive {DURATION_EXAMPLE[2:]}"
+        must = f"{DURATION_EXAMPLE}, above zero" if positive else DURATION_EXAMPLE
         raise invalid(option, must, text)
     try:
         return timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
