@@ -229,3 +229,26 @@ def test_new_records_do_not_wait_behind_what_an_earlier_process_left(
     assert plog.queue_depth == 0
     assert segment_files(spill) == []
     assert "alongside the new records" in caplog.text
+
+
+def test_a_torn_line_is_counted_once_however_often_the_backlog_restarts(
+    store: Store, tmp_path: Path
+) -> None:
+    spill = tmp_path / "spill"
+    slot = spill / "slot-0"
+    slot.mkdir(parents=True)
+    (slot / f"{1:020d}.jsonl").write_bytes(
+        b"".join(encode(rec(i)) for i in range(5)) + b'{"request_id":"torn'
+    )
+    down = Store(sa.create_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}"))
+    losses = []
+    for _ in range(2):  # the store is down: the backlog stays, the server restarts
+        plog = PredictionLog(down, spill).start()
+        losses.append(plog.lost)
+        plog.close(timeout=0.5)
+    down.close()
+    assert losses == [1, 0]
+    with PredictionLog(store, spill) as plog:
+        pass
+    assert plog.lost == 0
+    assert stored_ids(store) == [f"r-{n}" for n in range(5)]

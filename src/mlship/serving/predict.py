@@ -99,7 +99,7 @@ async def run_prediction(
             rid,
         ) from exc
     elapsed = time.perf_counter() - started
-    if not _log(state, route, logged, rid, result, elapsed * 1000, None):
+    if not _log(state, route, logged, rid, result, elapsed * 1000, None, refusable=True):
         _refuse_unlogged(state, route, protocol, rid)
     runtime.on_answered(route.role, protocol, len(frame), elapsed)
     if route.shadow is not None:  # a copy for the shadow; never blocks, never raises
@@ -162,6 +162,8 @@ def _log(
     result: Prediction | None,
     latency_ms: float,
     error: str | None,
+    *,
+    refusable: bool = False,
 ) -> bool:
     """Log the request; False when the log could not keep it (disk and memory full)."""
     plog = state.prediction_log
@@ -179,7 +181,8 @@ def _log(
             latency_ms=latency_ms,
             error=error,
             scores=result.probabilities if result is not None else None,
-        )
+        ),
+        refusable=refusable,
     )
 
 

@@ -58,7 +58,7 @@ from mlship.serving.log_writer import (
     WriterSettings,
 )
 from mlship.serving.prediction_record import PredictionRecord, encode
-from mlship.serving.spill import NoSpace, Position, SpillJournal, checkpoint_cursor
+from mlship.serving.spill import Position, SpillJournal, checkpoint_cursor
 from mlship.store import Store, utcnow
 
 __all__ = ["PredictionLog", "PredictionRecord"]
@@ -184,13 +184,14 @@ class PredictionLog:
 
     # ------------------------------------------------------------------------- hot path
 
-    def record(self, rec: PredictionRecord) -> bool:
+    def record(self, rec: PredictionRecord, *, refusable: bool = True) -> bool:
         """Log ``rec``: once started, on disk before this returns; never raises.
 
         Before :meth:`start`, and while the disk is full, the record waits in memory (up to
         ``max_queue``). Returns False when the record could not be kept: it is counted lost
         (logged once), or with ``on_full="refuse"`` counted refused, for the caller to refuse
-        the request."""
+        the request. A record whose request is not refused when it cannot be kept (an error, a
+        shadow copy) is ``refusable=False``: it is counted lost instead."""
         if not self._started:
             if len(self._queue) >= self._max_queue or self._closed:
                 self._refuse(rec.model)
@@ -205,12 +206,12 @@ class PredictionLog:
                 self._refuse(rec.model)
                 return False
             if self._full is not None and not self._retry_full():
-                return self._hold(line, rec.model)
+                return self._hold(line, rec.model, refusable)
             try:
                 self._journal.append((line,))
-            except NoSpace as exc:
+            except OSError as exc:  # NoSpace, or another I/O error: never fail the request
                 self._disk_full(exc)
-                return self._hold(line, rec.model)
+                return self._hold(line, rec.model, refusable)
             self._taken += 1
             return True
 
@@ -239,7 +240,7 @@ class PredictionLog:
 
     # ------------------------------------------------------------------------- a full disk
 
-    def _disk_full(self, exc: NoSpace) -> None:
+    def _disk_full(self, exc: OSError) -> None:
         """The journal cannot grow: say so once, then keep records in memory and retry."""
         now = time.monotonic()
         self._full = _DiskFull(utcnow(), now, now + _RETRY_FIRST_S)
@@ -269,7 +270,7 @@ class PredictionLog:
                 if self._full is None or self._closed or self._retry_full():
                     return
 
-    def _hold(self, line: bytes, model: str) -> bool:
+    def _hold(self, line: bytes, model: str, refusable: bool = True) -> bool:
         """Keep ``line`` in memory while the disk is full; False when memory is full too."""
         full = self._full
         assert full is not None
@@ -285,7 +286,7 @@ class PredictionLog:
                 f"{len(self._held):,}",
                 "refused (503)" if self._on_full == "refuse" else "lost (counted)",
             )
-        if self._on_full == "refuse":
+        if self._on_full == "refuse" and refusable:
             with self._lock:
                 self._refused += 1
         else:
@@ -306,7 +307,7 @@ class PredictionLog:
             chunk = [held[i][1] for i in range(min(len(held), self._batch_size))]
             try:
                 self._journal.append(chunk)
-            except NoSpace:
+            except OSError:
                 full.backoff = min(_RETRY_MOST_S, full.backoff * 2)
                 full.retry_at = clock + full.backoff
                 return False
@@ -420,6 +421,15 @@ class PredictionLog:
     def _report_previous(self, folder: Path) -> None:
         """Log what the last server on this slot lost (it wrote it in the slot's status)."""
         previous = take_status(folder)
+        if previous is not None and previous.held:  # it died holding them: no clean close
+            log.warning(
+                "Prediction log: the last server on %s (pid %d) died while the disk was full, "
+                "with %s record(s) in memory at its last status (%s UTC): they are lost.",
+                folder,
+                previous.pid,
+                f"{previous.held:,}",
+                f"{previous.updated:%Y-%m-%d %H:%M:%S}",
+            )
         if previous is None or not (previous.lost_total or previous.refused):
             return
         lost = ", ".join(f"{n:,} of {model}" for model, n in sorted(previous.lost.items()))
@@ -447,7 +457,7 @@ class PredictionLog:
             if self._full is None:
                 try:
                     self._journal.append([line for _, line in pairs])
-                except NoSpace as exc:
+                except OSError as exc:
                     self._disk_full(exc)
                 else:
                     self._taken += len(pairs)
@@ -499,10 +509,10 @@ class PredictionLog:
             if relay.is_alive() and self._proc is not None:
                 self._proc.kill()
             relay.join()
-        self._journal.release(self._cursor)
-        if self._status is not None:
+        if self._status is not None:  # before the slot is released: the next server reads it
             self._write_status(force=True)
             self._status.close()
+        self._journal.release(self._cursor)
         left = self.queue_depth
         if left:
             log.warning(
@@ -599,10 +609,11 @@ class PredictionLog:
                 self._on_report(orjson.loads(line))
                 reported = True
             code = proc.wait()
-            for pipe in (proc.stdin, proc.stdout):
-                if pipe is not None:
-                    with contextlib.suppress(OSError):
-                        pipe.close()
+            with self._send_lock:  # no command is written to a closed pipe
+                for pipe in (proc.stdin, proc.stdout):
+                    if pipe is not None:
+                        with contextlib.suppress(OSError):
+                            pipe.close()
             with self._progress:
                 for key, value in self._running.items():
                     self._ended[key] += value
@@ -624,6 +635,9 @@ class PredictionLog:
                 settings.folder,
             )
             time.sleep(delay)
+            with self._progress:
+                if self._aborted:  # closed while waiting: what is left stays on disk
+                    return
             # The batch after the last checkpoint may be in the store already: check it.
             settings = replace(
                 settings,
@@ -663,7 +677,7 @@ class PredictionLog:
             try:
                 proc.stdin.write(command.encode() + b"\n")
                 proc.stdin.flush()
-            except OSError:  # the writer is gone; the relay starts a new one
+            except (OSError, ValueError):  # the writer is gone; the relay starts a new one
                 pass
 
     # ------------------------------------------------------------------------- statistics

@@ -179,8 +179,8 @@ class SpillJournal:
 
     def open(self) -> Recovery:
         """Take a free slot of the folder for new records; a free slot an earlier process left
-        records in is taken too, as backlog, written alongside the new records (never ahead
-        of them)."""
+        records in is taken too, as backlog, written alongside the new records (a batch of
+        each in turn)."""
         backlog: list[Backlog] = []
         torn = 0
         try:
@@ -289,7 +289,10 @@ class SpillJournal:
         return mapped
 
     def _rotate(self) -> None:
-        self.sync()
+        try:
+            self.sync()
+        except OSError as exc:  # the store writer fsyncs it too; never fail an append for it
+            log.warning("Could not msync the prediction log spill segment: %s", exc)
         self._close_file()
         with self._lock:
             self._active += 1
@@ -415,6 +418,9 @@ def _recover_slot(folder: Path, window: int) -> _Found:
         if lines == 0:
             _unlink(path)
             continue
+        if size > end:  # cut the torn tail now, so that the next start does not count it again
+            with contextlib.suppress(OSError), open(path, "r+b") as file:
+                file.truncate(end)
         kept.append(number)
         records += lines
     next_segment = max([*existing, start.segment - 1]) + 1
@@ -422,6 +428,9 @@ def _recover_slot(folder: Path, window: int) -> _Found:
         return _Found(None, torn, next_segment)
     if start.segment not in kept:
         start = Position(kept[0], 0, 0)
+        # Saved (in place), so that a writer restarted later resumes, and verifies, from here.
+        with contextlib.suppress(OSError):
+            write_checkpoint(folder, start, window)
     if not trusted:
         verify_until = Position(kept[-1] + 1, 0)  # no telling how far the store got
     elif verify_until is None:

@@ -298,7 +298,7 @@ class ServerState:
     def _record_shadow(self, record: PredictionRecord) -> None:
         plog = self.prediction_log
         if plog is not None:
-            plog.record(record)
+            plog.record(record, refusable=False)  # a copy: no user answer to refuse
 
     async def control(self) -> None:
         """Run the canary controller while this process is the leader; act, then refresh."""
