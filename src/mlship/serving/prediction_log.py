@@ -174,7 +174,7 @@ class PredictionLog:
         self._started = self._closed = self._stopping = self._aborted = False
         self._done = False
         self._cursor = Position(0, 0, 0)
-        self._taken = self._lost = self._recovered = 0
+        self._taken = self._recovered = 0
         # The writer's counters: those of writers that ended, and of the running one.
         self._ended = {"written": 0, "lost": 0, "spilled": 0}
         self._running = dict(self._ended)
@@ -205,7 +205,7 @@ class PredictionLog:
             if self._closed:
                 self._refuse(rec.model)
                 return False
-            if self._full is not None and not self._retry_full():
+            if self._full is not None:  # the retrier journals what is held, in order
                 return self._hold(line, rec.model, refusable)
             try:
                 self._journal.append((line,))
@@ -225,18 +225,16 @@ class PredictionLog:
             return None
 
     def _refuse(self, model: str) -> None:
-        with self._lock:
-            self._lost += 1
-            self._lost_models[model] += 1
-            lost = self._lost
+        lost = self._count_lost(model, 1)
         if lost == 1 or lost % 10_000 == 0:
             reason = "closed" if self._closed else f"full ({self._max_queue:,} records in memory)"
             log.warning("Prediction log %s: %d record(s) lost so far.", reason, lost)
 
-    def _count_lost(self, model: str, count: int) -> None:
+    def _count_lost(self, model: str, count: int) -> int:
+        """Count ``count`` records of ``model`` lost; how many this process has lost so far."""
         with self._lock:
-            self._lost += count
             self._lost_models[model] += count
+            return self._lost_models.total()
 
     # ------------------------------------------------------------------------- a full disk
 
@@ -245,7 +243,7 @@ class PredictionLog:
         now = time.monotonic()
         self._full = _DiskFull(utcnow(), now, now + _RETRY_FIRST_S)
         if self._retrier is None or not self._retrier.is_alive():
-            # Requests retry too, but records must reach the disk when traffic has stopped.
+            # Off the request path, and also when traffic has stopped.
             self._retrier = threading.Thread(
                 target=self._retry_until_room, name="mlship-plog-retry", daemon=True
             )
@@ -316,7 +314,7 @@ class PredictionLog:
             self._taken += len(chunk)
         self._full = None
         with self._lock:
-            lost = self._lost
+            lost = self._lost_models.total()
         log.warning(
             "Prediction log: the disk has room again after %.1f s; the records kept in memory "
             "are journaled (%d record(s) lost so far).",
@@ -548,10 +546,8 @@ class PredictionLog:
     def _drop_queued(self, reason: str) -> None:
         with self._lock:
             count = len(self._queue)
-            for rec in self._queue:
-                self._lost_models[rec.model] += 1
+            self._lost_models.update(rec.model for rec in self._queue)
             self._queue.clear()
-            self._lost += count
         if count:
             log.warning("Prediction log %s: %d queued record(s) lost.", reason, count)
 
@@ -707,7 +703,7 @@ class PredictionLog:
         """Records known to be lost: memory full (before start, or while the disk is full),
         torn in a crash, refused by the store, unreadable."""
         with self._lock:
-            return self._lost + self._count("lost")
+            return self._lost_models.total() + self._count("lost")
 
     @property
     def recovered(self) -> int:
