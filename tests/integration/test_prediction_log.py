@@ -536,7 +536,8 @@ def test_export_round_trips(stores: StoreFactory, tmp_path: Path, suffix: str) -
     store = stores()
     with PredictionLog(store, tmp_path / "spill") as plog:
         for i in range(5):
-            plog.record(rec(i, at=T0 + timedelta(hours=i)))
+            timing = {"routing_key": f"user-{i}", "model_ms": 0.5 + i, "batch_wait_ms": 0.25}
+            plog.record(rec(i, at=T0 + timedelta(hours=i), **timing))
         plog.record(rec(5, outputs=None, error="KeyError: 'amount'"))
         plog.record(rec(6, model="other"))
     path = tmp_path / "out" / f"log{suffix}"
@@ -553,8 +554,14 @@ def test_export_round_trips(stores: StoreFactory, tmp_path: Path, suffix: str) -
         "latency_ms",
         "error",
         "scores",
+        "routing_key",
+        "model_ms",
+        "batch_wait_ms",
     ]
     assert back["request_id"].tolist() == ["r-2", "r-3", "r-4"]
+    assert back["routing_key"].tolist() == ["user-2", "user-3", "user-4"]
+    assert back["model_ms"].tolist() == [2.5, 3.5, 4.5]
+    assert back["batch_wait_ms"].tolist() == [0.25] * 3
     assert pd.to_datetime(back["at"], utc=True).tolist() == [
         pd.Timestamp(T0 + timedelta(hours=h)) for h in (2, 3, 4)
     ]
@@ -571,6 +578,7 @@ def test_export_round_trips(stores: StoreFactory, tmp_path: Path, suffix: str) -
     full = pd.read_csv(everything) if suffix == ".csv" else pd.read_parquet(everything)
     failed = full[full["request_id"] == "r-5"].iloc[0]
     assert (failed["error"], pd.isna(failed["outputs"])) == ("KeyError: 'amount'", True)
+    assert pd.isna(failed["routing_key"]) and pd.isna(failed["model_ms"])
     empty = tmp_path / f"none{suffix}"
     assert export(store, "nothing", None, empty) == 0
     assert (pd.read_csv(empty) if suffix == ".csv" else pd.read_parquet(empty)).empty

@@ -224,8 +224,11 @@ def test_store_deployment_is_served_and_predictions_are_logged(
     rows = numeric_frame.drop(columns=["is_fraud"]).head(3).to_dict("records")
     ids = []
     probabilities = {}
-    for row in rows:
-        response = httpx.post(f"{server.url}/models/fraud/predict", json={"inputs": [row]})
+    for i, row in enumerate(rows):
+        headers = {"x-routing-key": f"card-{i}"} if i else {}
+        response = httpx.post(
+            f"{server.url}/models/fraud/predict", json={"inputs": [row]}, headers=headers
+        )
         assert response.status_code == 200
         ids.append(response.json()["request_id"])
         probabilities[ids[-1]] = response.json()["probabilities"]
@@ -239,9 +242,22 @@ def test_store_deployment_is_served_and_predictions_are_logged(
     server.stop()  # a graceful shutdown flushes the log
     with registry.store.read() as conn:
         logged = conn.execute(
-            sa.select(predictions.c.request_id, predictions.c.version, predictions.c.scores)
+            sa.select(
+                predictions.c.request_id,
+                predictions.c.version,
+                predictions.c.scores,
+                predictions.c.routing_key,
+                predictions.c.latency_ms,
+                predictions.c.model_ms,
+                predictions.c.batch_wait_ms,
+            )
         ).all()
     assert sorted(r.request_id for r in logged) == sorted(ids)
+    keys = {r.request_id: r.routing_key for r in logged}
+    assert [keys[rid] for rid in ids] == [None, "card-1", "card-2"]
+    for r in logged:  # the model's own time and the wait for a batch are parts of the latency
+        assert 0 < r.model_ms and r.batch_wait_ms >= 0
+        assert r.model_ms + r.batch_wait_ms <= r.latency_ms
     assert {r.version for r in logged} == {1}
     assert {r.request_id: r.scores for r in logged} == probabilities
     kinds = [e.kind for e in registry.history("fraud")]

@@ -122,6 +122,33 @@ def test_concurrent_requests_are_merged() -> None:
     assert stats.mean_batch_rows == stats.rows / stats.batches
 
 
+def test_each_output_carries_the_time_of_the_model_call_that_made_it() -> None:
+    """The model's own time (what the canary judges latency on) is the merged call's time, the
+    same for every request of a batch, and not the time a request waited for its batch."""
+    model = FakeModel(delay=0.05)
+
+    async def main() -> tuple[list[BatchOutput], BatchOutput, float]:
+        batcher = MicroBatcher(model, BatchingOptions(max_wait_ms=50))
+        outputs = await submit_all(batcher, [frame_of(i, 1) for i in range(8)])
+        # A request queued behind a running call waits for it, then has a call of its own.
+        loop = asyncio.get_running_loop()
+        calls = len(model.calls)
+        busy = asyncio.ensure_future(batcher.submit(frame_of(0, 1)))
+        while len(model.calls) == calls:
+            await asyncio.sleep(0.001)
+        started = loop.time()
+        queued = await batcher.submit(frame_of(1, 1))
+        total_ms = (loop.time() - started) * 1000
+        await busy
+        await batcher.close()
+        return outputs, queued, total_ms
+
+    outputs, queued, total_ms = run(main)
+    assert all(o.model_ms is not None and 50 <= o.model_ms < 1000 for o in outputs)
+    assert len({o.model_ms for o in outputs}) < len(outputs)  # shared by a merged call
+    assert queued.model_ms is not None and 50 <= queued.model_ms <= total_ms - 20
+
+
 def test_requests_arriving_while_busy_go_in_the_next_batch() -> None:
     """Check that requests queued behind a running call are merged into one next call."""
     gate = threading.Event()

@@ -75,6 +75,25 @@ def test_a_line_of_an_earlier_version_still_decodes() -> None:
     assert (row["inputs"], row["outputs"], row["scores"]) == ('[{"amount":12.5}]', "[0]", None)
 
 
+def test_a_line_written_before_the_routing_key_still_decodes() -> None:
+    """A tab-separated line of 0.4-0.6 has a 7-field head: no routing key or model time."""
+    head = b'["r-1","2024-05-01T12:00:00+00:00","fraud",4,"stable",1.5,null]'
+    row = decode(head + b'\t[{"amount":12.5}]\t[0]\tnull\n')
+    assert (row["version"], row["latency_ms"], row["outputs"]) == (4, 1.5, "[0]")
+    assert (row["routing_key"], row["model_ms"], row["batch_wait_ms"]) == (None, None, None)
+
+
+def test_the_routing_key_and_model_time_round_trip_and_a_long_key_is_clipped() -> None:
+    rec = PredictionRecord(
+        "r-1", datetime(2024, 5, 1, tzinfo=UTC), "fraud", 2, "candidate", [{"a": 1}], [1], 3.0
+    )
+    rec.routing_key, rec.model_ms, rec.batch_wait_ms = "card-7", 0.75, 2.25
+    row = decode(encode(rec))
+    assert (row["routing_key"], row["model_ms"], row["batch_wait_ms"]) == ("card-7", 0.75, 2.25)
+    rec.routing_key = "k" * 500
+    assert decode(encode(rec))["routing_key"] == "k" * 200
+
+
 def test_a_record_round_trips_with_nul_and_tab_characters_made_safe() -> None:
     """Tabs separate a line's parts and cannot occur inside them; PostgreSQL refuses NUL in
     JSONB, so NUL becomes U+FFFD in every part."""

@@ -66,6 +66,9 @@ class BatchOutput:
 
     predictions: NDArray[Any]
     probabilities: NDArray[Any] | None = None
+    model_ms: float | None = None
+    """The time of the model call that produced these rows (with micro-batching, the merged
+    batch's call): what the model itself cost, without the wait for a batch."""
 
     def __post_init__(self) -> None:
         if self.probabilities is not None and len(self.probabilities) != len(self.predictions):
@@ -80,7 +83,9 @@ class BatchOutput:
     def __getitem__(self, rows: slice) -> BatchOutput:
         """The output of a range of rows (views of the arrays, no copy)."""
         proba = self.probabilities
-        return BatchOutput(self.predictions[rows], None if proba is None else proba[rows])
+        return BatchOutput(
+            self.predictions[rows], None if proba is None else proba[rows], self.model_ms
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,4 +465,4 @@ def _timed_predict(
             f"predict returned {len(output)} outputs for {len(frame)} rows; "
             "it must return one per row, in order."
         )
-    return output, seconds
+    return BatchOutput(output.predictions, output.probabilities, seconds * 1000), seconds

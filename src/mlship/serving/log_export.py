@@ -197,6 +197,9 @@ def _chunks(store: Store, model: str, since: datetime | None) -> Iterator[pd.Dat
             p.latency_ms,
             p.error,
             sa.cast(p.scores, sa.Text).label("scores"),
+            p.routing_key,
+            p.model_ms,
+            p.batch_wait_ms,
         )
         .where(p.model == model)
         .order_by(p.at, p.id)
@@ -214,8 +217,10 @@ def _chunks(store: Store, model: str, since: datetime | None) -> Iterator[pd.Dat
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     frame["at"] = pd.to_datetime(frame["at"].map(_utc), utc=True)
     frame["version"] = frame["version"].astype("int64")
-    frame["latency_ms"] = frame["latency_ms"].astype("float64")
-    for column in ("request_id", "model", "role", "inputs", "outputs", "error", "scores"):
+    for column in ("latency_ms", "model_ms", "batch_wait_ms"):
+        frame[column] = frame[column].astype("float64")
+    columns = ("request_id", "model", "role", "inputs", "outputs", "error", "scores", "routing_key")
+    for column in columns:
         frame[column] = frame[column].astype("string")
     return frame
 

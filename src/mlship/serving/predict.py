@@ -149,9 +149,8 @@ async def _fall_back(
         from mlship.serving.decode import as_frame
 
         frame = as_frame(frame)[names]
-    return await run_prediction(
-        state, Route(stable, "stable"), frame, rid, protocol, started, raw_inputs=logged
-    )
+    fallback = Route(stable, "stable", key=route.key)
+    return await run_prediction(state, fallback, frame, rid, protocol, started, raw_inputs=logged)
 
 
 def _log(
@@ -181,6 +180,9 @@ def _log(
             latency_ms=latency_ms,
             error=error,
             scores=result.probabilities if result is not None else None,
+            routing_key=route.key,
+            model_ms=result.model_ms if result is not None else None,
+            batch_wait_ms=result.batch_wait_ms if result is not None else None,
         ),
         refusable=refusable,
     )

@@ -15,7 +15,7 @@ import orjson
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _LINE = _OPTIONS | orjson.OPT_APPEND_NEWLINE
 _NUL = b"\\u0000"
-_LIMITS = {"request_id": 64, "model": 200, "role": 20}
+_LIMITS = {"request_id": 64, "model": 200, "role": 20, "routing_key": 200}
 
 Row = dict[str, Any]
 """Parameters of one INSERT into ``predictions``; inputs and outputs as JSON text."""
@@ -42,18 +42,36 @@ class PredictionRecord:
     error: str | None = None
     scores: Any = None
     """A classifier's probabilities, one row per input row (None for other models)."""
+    routing_key: str | None = None
+    """The key the request was routed by (None: it had none)."""
+    model_ms: float | None = None
+    """The model call's own time (with micro-batching, the merged batch's call)."""
+    batch_wait_ms: float | None = None
+    """The rest of the model path: the wait for a batch and the thread hand-offs."""
 
 
 def encode(rec: PredictionRecord) -> bytes:
     """The spill line of ``rec``: four JSON texts separated by tabs, newline-terminated.
 
-    The scalar fields first, then ``inputs``, ``outputs`` and ``scores``, each as the JSON text
-    the store keeps, so that :func:`decode` (in the log's writer process) parses only the first
-    and copies the others. A tab cannot occur inside orjson's output (control characters in
-    strings are escaped). This runs on the request path: four ``orjson.dumps`` and a join.
+    The scalar fields first (the head: ids, latency, error, routing key, model time), then
+    ``inputs``, ``outputs`` and ``scores``, each as the JSON text the store keeps, so that
+    :func:`decode` (in the log's writer process) parses only the first and copies the others.
+    A tab cannot occur inside orjson's output (control characters in strings are escaped).
+    This runs on the request path: four ``orjson.dumps`` and a join.
     """
     dumps = orjson.dumps
-    head = (rec.request_id, rec.at, rec.model, rec.version, rec.role, rec.latency_ms, rec.error)
+    head = (
+        rec.request_id,
+        rec.at,
+        rec.model,
+        rec.version,
+        rec.role,
+        rec.latency_ms,
+        rec.error,
+        rec.routing_key,
+        rec.model_ms,
+        rec.batch_wait_ms,
+    )
     return b"\t".join(
         (
             dumps(head, default=_default, option=_OPTIONS),
@@ -84,7 +102,10 @@ def decode(line: bytes) -> Row:
     if _NUL in line:
         parts = [orjson.dumps(_without_nul(orjson.loads(part))) for part in parts]
     head, inputs, outputs, scores = parts
-    rid, at, model, version, role, latency_ms, error = orjson.loads(head)
+    fields = orjson.loads(head)
+    # Lines written before revision 0005 have 7 fields: no routing key or model time.
+    rid, at, model, version, role, latency_ms, error = fields[:7]
+    key, model_ms, wait_ms = fields[7:10] if len(fields) >= 10 else (None, None, None)
     return {
         "request_id": _fit("request_id", rid),
         "at": _utc(datetime.fromisoformat(at)),
@@ -96,6 +117,9 @@ def decode(line: bytes) -> Row:
         "latency_ms": float(latency_ms),
         "error": None if error is None else str(error),
         "scores": None if scores == b"null" else scores.decode(),
+        "routing_key": None if key is None else _fit("routing_key", key),
+        "model_ms": None if model_ms is None else float(model_ms),
+        "batch_wait_ms": None if wait_ms is None else float(wait_ms),
     }
 
 
@@ -117,6 +141,9 @@ def _decode_object(line: bytes) -> Row:
         "latency_ms": float(data["latency_ms"]),
         "error": data["error"],
         "scores": None if scores is None else orjson.dumps(scores).decode(),
+        "routing_key": None,
+        "model_ms": None,
+        "batch_wait_ms": None,
     }
 
 

@@ -24,6 +24,8 @@ class Route:
     runtime: VersionRuntime
     role: str
     shadow: VersionRuntime | None = None
+    key: str | None = None
+    """The request's routing key (None: it had none, and its request id split it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +85,15 @@ class Router:
             and split is not None
             and split.is_candidate(split_key(routing_key, request_id))
         ):
-            return Route(routes.candidate, "candidate")
+            return Route(routes.candidate, "candidate", key=routing_key)
         shadow = routes.shadow
         if (
             shadow is not None
             and routes.mirror is not None
             and routes.mirror.is_candidate(request_id)
         ):
-            return Route(routes.stable, "stable", shadow)
-        return Route(routes.stable, "stable")
+            return Route(routes.stable, "stable", shadow, routing_key)
+        return Route(routes.stable, "stable", key=routing_key)
 
     def runtime(self, model: str, version: int) -> VersionRuntime:
         """A specific served version (for ``/v2/models/{name}/versions/{v}``)."""

@@ -32,6 +32,10 @@ class Prediction:
     latency_ms: float
     version: int
     """The version that answered (after a deployment switch, not always the one first routed)."""
+    model_ms: float | None = None
+    """The model call's own time (with micro-batching, the merged batch's call)."""
+    batch_wait_ms: float | None = None
+    """The rest of ``latency_ms``: the wait for a batch and the thread hand-offs."""
 
 
 class VersionRuntime:
@@ -166,6 +170,7 @@ class VersionRuntime:
         output = await self.batcher.submit(frame)
         latency = (time.perf_counter() - start) * 1000
         preds = output.predictions
+        model_ms = output.model_ms
         return Prediction(
             predictions=preds.tolist(),
             probabilities=output.probabilities.tolist()
@@ -173,6 +178,8 @@ class VersionRuntime:
             else None,
             latency_ms=latency,
             version=self.version,
+            model_ms=model_ms,
+            batch_wait_ms=None if model_ms is None else max(0.0, latency - model_ms),
         )
 
     def warm_up(self) -> None:

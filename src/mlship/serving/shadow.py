@@ -270,7 +270,9 @@ class ShadowMirror:
             self._mirrored += 1
             self._count(runtime, "200", elapsed)
             runtime.on_rows(len(frame), "shadow")
-            self._record(copy, result.predictions, elapsed, None, result.probabilities)
+            self._record(
+                copy, result.predictions, elapsed, None, result.probabilities, result.model_ms
+            )
         finally:
             if not call.done():
                 call.cancel()
@@ -321,6 +323,7 @@ class ShadowMirror:
         seconds: float,
         error: str | None,
         scores: Any = None,
+        model_ms: float | None = None,
     ) -> None:
         try:
             self._sink(
@@ -335,6 +338,7 @@ class ShadowMirror:
                     latency_ms=seconds * 1000,
                     error=error,
                     scores=scores,
+                    model_ms=model_ms,
                 )
             )
         except Exception:

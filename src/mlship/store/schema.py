@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 """The Alembic revision this code expects; the store is migrated to it on open."""
 
 metadata = sa.MetaData()
@@ -129,6 +129,10 @@ predictions = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     # A classifier's probabilities, one row per input row in ``classes`` order (revision 0004).
     sa.Column("scores", Json, nullable=True),
+    # The request's routing key, the model call's time and the rest of the model path's (0005).
+    sa.Column("routing_key", sa.String(200), nullable=True),
+    sa.Column("model_ms", sa.Float, nullable=True),
+    sa.Column("batch_wait_ms", sa.Float, nullable=True),
     sa.Index("ix_predictions_model_at", "model", "at"),
     sa.Index("ix_predictions_request_id", "request_id"),
 )
